@@ -1,0 +1,380 @@
+"""Train-step throughput: gan_jax DCGAN against the PyTorch reference step, interleaved in one process.
+
+Usage (also ``gan-jax bench ...`` and ``python benchmarks/throughput.py ...``)::
+
+    python benchmarks/throughput.py --settings dcgan28:128,dcgan64:64 --steps 30 \
+        --json benchmarks/throughput.json --plot benchmarks/throughput.png
+
+A setting ``dcganR:B`` is the DCGAN of ``gan_jax.models.dcgan`` at R px (28: 1
+channel, 32/64: 3 channels), width ``--width`` (default 64; at 64 px this is
+exactly pytorch/examples dcgan) and batch B. Variants:
+
+* ``jax``        the library default (``jit`` + donated state, fast conv paths)
+* ``jax-lax``    the same step with every conv the plain ``lax`` op (``fast_conv=False``)
+* ``jax-scanK``  the library default, K steps per dispatch under ``lax.scan``
+* ``torch-eager``, ``torch-compile``  the PyTorch reference (``gan_jax.bench.torch_ref``)
+
+After a warm-up the variants run one step each in turn (the order rotates each
+round), so machine noise hits them alike; the table gives the median and the
+min-max of images/s. FLOPs are counted analytically (the conv/matmul
+multiply-adds one step needs: forward, data gradients where needed, weight
+gradients where needed; BatchNorm, activations and Adam are left out), so every
+variant is credited the same work; XLA's ``cost_analysis`` figure for the
+compiled default step is printed beside it. The peak is a float32 2048^3
+``jnp`` matmul timed in the same run.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+
+VARIANTS_DEFAULT = ("jax", "jax-lax", "jax-scan", "torch-eager", "torch-compile")
+
+
+# --------------------------------------------------------------------------- settings and FLOPs
+
+def parse_setting(spec: str, width: int, dtype: str):
+    """``dcgan28:128`` -> (name, Config)."""
+    from gan_jax.configs import Config
+
+    name, _, batch = spec.partition(":")
+    if not name.startswith("dcgan") or not batch:
+        raise SystemExit(f"--settings: expected dcganR:B (e.g. dcgan28:128), got {spec!r}")
+    resolution = int(name[len("dcgan"):])
+    channels = 1 if resolution == 28 else 3
+    config = Config(resolution=resolution, channels=channels, g_width=width, d_width=width,
+                    batch_size=int(batch), compute_dtype=dtype, ema_decay=0.0)
+    return spec, config
+
+
+def conv_layers(config) -> tuple[list[int], list[int]]:
+    """Multiply-adds of each conv layer's forward pass: (generator layers, discriminator layers)."""
+    from gan_jax.models.dcgan import base_and_stages
+
+    b = config.batch_size
+    base, stages = base_and_stages(config.resolution)
+    f = config.g_width * 2 ** (stages - 1)
+    g = [b * base * base * config.z_dim * f]  # 1x1 -> base x base projection
+    size = base
+    for _ in range(stages - 1):  # every input pixel scatters a 4x4 tap
+        g.append(b * size * size * 16 * f * (f // 2))
+        f //= 2
+        size *= 2
+    g.append(b * size * size * 16 * f * config.channels)
+    d, size, f = [], config.resolution // 2, config.d_width
+    d.append(b * size * size * 16 * config.channels * f)
+    for _ in range(stages - 1):
+        size //= 2
+        d.append(b * size * size * 16 * f * 2 * f)
+        f *= 2
+    d.append(b * base * base * f)  # final valid conv -> 1 logit
+    return g, d
+
+
+def step_flops(config) -> float:
+    """Conv/matmul FLOPs of one train step (n_critic=1), counted analytically (2 per multiply-add).
+
+    D update: forward on real and on fake, weight gradients of both, data
+    gradients of all but the first layer (the images need none). G update: one
+    G forward, D forward on the fake, D data gradients through every layer
+    (no D weight gradients), G weight gradients and G data gradients of all but
+    the first layer.
+    """
+    g, d = conv_layers(config)
+    macs = sum(g) + (sum(g) - g[0]) + sum(g)  # forward, data grads (not for z), weight grads
+    macs += 2 * (sum(d) + sum(d) + (sum(d) - d[0]))  # D update, real and fake passes
+    macs += sum(d) + sum(d)  # G update through D: forward + data grads
+    return 2.0 * macs
+
+
+# --------------------------------------------------------------------------- timing helpers
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """Best float32 GFLOP/s of an n^3 jnp matmul (the machine's practical peak for this process)."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+    mm = jax.jit(lambda x, y: x @ y)
+    mm(a, b).block_until_ready()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        mm(a, b).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2.0 * n ** 3 / min(times) / 1e9
+
+
+@dataclasses.dataclass
+class Variant:
+    name: str
+    run: Callable[[], None]  # one timed unit (blocks until done)
+    images_per_run: int
+    compile_s: float | None = None  # ahead-of-time compile (JAX)
+    first_step_s: float | None = None  # first call, compile included
+    times: list = dataclasses.field(default_factory=list)
+    note: str = ""
+
+
+def _jax_variant(name: str, config, scan: int = 1, plain_convs: bool = False) -> Variant:
+    import jax
+    import jax.numpy as jnp
+
+    from gan_jax.bench.scan import make_scan_step, stack_batches
+    from gan_jax.models import layers
+    from gan_jax.state import init_state
+    from gan_jax.step import make_train_step
+
+    if plain_convs:
+        config = dataclasses.replace(config, fast_conv=False)
+    state = init_state(config)
+    real = jax.random.uniform(jax.random.PRNGKey(1), (config.batch_size, config.resolution,
+                                                      config.resolution, config.channels),
+                              minval=-1.0, maxval=1.0)
+    batch = {"image": real}
+    with layers.plain_convs(plain_convs):
+        t0 = time.perf_counter()
+        if scan > 1:
+            fn = make_scan_step(config, scan)
+            batch = stack_batches(batch, scan)
+        else:
+            fn = jax.jit(make_train_step(config), donate_argnums=0)
+        compiled = fn.lower(state, batch).compile()
+        compile_s = time.perf_counter() - t0
+    box = {"state": state}
+
+    def run():
+        box["state"], metrics = compiled(box["state"], batch)
+        jax.block_until_ready((box["state"], metrics))
+
+    t = time.perf_counter()
+    run()
+    first = compile_s + time.perf_counter() - t
+    v = Variant(name, run, config.batch_size * scan, compile_s, first)
+    v.compiled = compiled
+    return v
+
+
+def _torch_variant(name: str, config, compile: bool) -> Variant:
+    import torch
+
+    from gan_jax.bench.torch_ref import TorchDCGAN
+    from gan_jax.state import init_state
+
+    ref = TorchDCGAN(config, compile=compile)
+    ref.load_state(init_state(config))
+    gen = torch.Generator().manual_seed(0)
+    real = torch.rand(config.batch_size, config.channels, config.resolution, config.resolution,
+                      generator=gen) * 2 - 1
+
+    def run():
+        ref.step(real, torch.randn(config.batch_size, config.z_dim, generator=gen))
+
+    t = time.perf_counter()
+    run()
+    return Variant(name, run, config.batch_size, None, time.perf_counter() - t)
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: int, scan: int,
+                  peak: float, log=print) -> dict:
+    import jax
+
+    built: list[Variant] = []
+    for name in variants:
+        log(f"  [{spec}] building {name} ...")
+        if name == "jax":
+            built.append(_jax_variant(name, config))
+        elif name == "jax-lax":
+            built.append(_jax_variant(name, config, plain_convs=True))
+        elif name == "jax-scan":
+            built.append(_jax_variant(f"jax-scan{scan}", config, scan=scan))
+        elif name in ("torch-eager", "torch-compile"):
+            built.append(_torch_variant(name, config, compile=name == "torch-compile"))
+        else:
+            raise SystemExit(f"unknown variant {name!r}; expected some of {', '.join(VARIANTS_DEFAULT)}")
+        log(f"  [{spec}] {built[-1].name}: first step {built[-1].first_step_s:.2f} s")
+
+    for v in built:  # warm-up, in turn
+        for _ in range(warmup):
+            v.run()
+    for i in range(steps):
+        order = built[i % len(built):] + built[:i % len(built)]
+        for v in order:
+            t = time.perf_counter()
+            v.run()
+            v.times.append(time.perf_counter() - t)
+
+    flops = step_flops(config)
+    xla_flops = None
+    jax_default = next((v for v in built if v.name == "jax"), None)
+    if jax_default is not None:
+        try:
+            cost = jax_default.compiled.cost_analysis()
+            cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+            xla_flops = float(cost.get("flops", float("nan")))
+        except Exception:  # noqa: BLE001 - cost analysis is optional
+            xla_flops = None
+
+    rows = {}
+    for v in built:
+        per_img = [t / v.images_per_run for t in v.times]
+        ips = [1.0 / t for t in per_img]
+        med = statistics.median(ips)
+        gflops = med / config.batch_size * flops / 1e9
+        rows[v.name] = {
+            "images_per_s_median": med, "images_per_s_min": min(ips), "images_per_s_max": max(ips),
+            "step_ms_median": 1e3 * config.batch_size / med,
+            "gflops": gflops, "percent_of_peak": 100.0 * gflops / peak if peak else None,
+            "compile_s": v.compile_s, "first_step_s": v.first_step_s,
+            "steps_per_call": v.images_per_run // config.batch_size,
+            "times_s": v.times,
+        }
+    for ref in ("torch-eager", "torch-compile"):
+        if ref in rows:
+            for r in rows.values():
+                r[f"ratio_to_{ref}"] = r["images_per_s_median"] / rows[ref]["images_per_s_median"]
+    return {"setting": spec, "resolution": config.resolution, "channels": config.channels,
+            "width": config.g_width, "batch": config.batch_size, "dtype": config.compute_dtype,
+            "flops_per_step_analytic": flops, "flops_per_step_xla_cost_analysis": xla_flops,
+            "variants": rows, "backend": jax.default_backend()}
+
+
+def markdown_table(results: list[dict], peak: float) -> str:
+    lines = ["| setting | variant | images/s median (min–max) | × torch eager | × torch.compile "
+             "| GFLOP/s | % of matmul peak | compile / first step (s) |",
+             "|---|---|---|---|---|---|---|---|"]
+    fmt_ratio = lambda r, k: f"{r[k]:.2f}" if k in r else "–"  # noqa: E731
+    for res in results:
+        for name, r in res["variants"].items():
+            comp = f"{r['compile_s']:.1f} / " if r["compile_s"] is not None else "– / "
+            lines.append(
+                f"| {res['setting']} | {name} | {r['images_per_s_median']:.0f} "
+                f"({r['images_per_s_min']:.0f}–{r['images_per_s_max']:.0f}) "
+                f"| {fmt_ratio(r, 'ratio_to_torch-eager')} | {fmt_ratio(r, 'ratio_to_torch-compile')} "
+                f"| {r['gflops']:.1f} | {r['percent_of_peak']:.0f} % | {comp}{r['first_step_s']:.1f} |")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.5 * len(results), 4), squeeze=False)
+    for ax, res in zip(axes[0], results):
+        names = list(res["variants"])
+        med = [res["variants"][n]["images_per_s_median"] for n in names]
+        lo = [m - res["variants"][n]["images_per_s_min"] for m, n in zip(med, names)]
+        hi = [res["variants"][n]["images_per_s_max"] - m for m, n in zip(med, names)]
+        colors = ["tab:blue" if n.startswith("jax") else "tab:orange" for n in names]
+        ax.bar(names, med, yerr=[lo, hi], color=colors, capsize=4)
+        ax.set_title(f"{res['setting']} ({res['backend']}, {res['dtype']})")
+        ax.set_ylabel("images / s (median, min–max)")
+        ax.tick_params(axis="x", rotation=30)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _have_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="gan-jax bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--settings", default="dcgan28:128,dcgan64:64",
+                   help="comma-separated dcganR:B (resolution 28/32/64, batch B)")
+    p.add_argument("--steps", type=int, default=20, help="timed rounds per variant (default 20)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps per variant after the first")
+    p.add_argument("--width", type=int, default=64, help="G and D width (default 64)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
+                   help="gan_jax compute dtype (PyTorch always runs float32)")
+    p.add_argument("--scan", type=int, default=4, help="steps per call of the jax-scan variant")
+    p.add_argument("--variants", default=",".join(VARIANTS_DEFAULT),
+                   help=f"comma-separated subset of {','.join(VARIANTS_DEFAULT)}")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch.set_num_threads (default: the number of usable cores)")
+    p.add_argument("--no-check", action="store_true", help="skip the PyTorch equivalence check")
+    p.add_argument("--json", help="write all results (per-step times included) here")
+    p.add_argument("--plot", help="write a bar chart (PNG) here")
+    args = p.parse_args(argv)
+
+    import jax
+
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+    variants = [v for v in args.variants.split(",") if v]
+    have_torch = _have_torch()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = args.threads or cores
+    env = {"jax": jax.__version__, "backend": jax.default_backend(),
+           "device": str(jax.devices()[0].device_kind), "cores": cores, "python": platform.python_version(),
+           "machine": platform.machine(), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    if have_torch:
+        import torch
+        torch.set_num_threads(threads)
+        env.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+    else:
+        print("PyTorch is missing (pip install 'gan_jax[bench]'): running the JAX variants only.")
+        variants = [v for v in variants if not v.startswith("torch")]
+    if args.scan <= 1:
+        variants = [v for v in variants if v != "jax-scan"]
+
+    check = None
+    if have_torch and not args.no_check:
+        from gan_jax.bench.equivalence import check as eq_check
+        from gan_jax.configs import Config
+        small = Config(resolution=28, channels=1, g_width=16, d_width=16, batch_size=16)
+        log("equivalence check (28 px, width 16, batch 16, one step from identical weights) ...")
+        check = eq_check(small)
+        ok = all(check[k] <= 1e-4 for k in ("d_loss", "g_loss", "g_params", "d_params", "bn_running_mean"))
+        print("Equivalence with PyTorch (relative, tree-norm-wise; running_var differs by design: "
+              "torch keeps the unbiased variance): "
+              + ", ".join(f"{k} {v:.1e}" for k, v in check.items()) + (" — OK" if ok else " — MISMATCH"))
+
+    log("timing a float32 2048^3 matmul for the peak ...")
+    peak = matmul_peak_gflops()
+    results = []
+    for spec in args.settings.split(","):
+        spec, config = parse_setting(spec.strip(), args.width, args.dtype)
+        results.append(bench_setting(spec, config, variants, args.steps, args.warmup, args.scan, peak, log))
+
+    print(f"\nDCGAN train step, {env['backend']} ({env['device']}, {cores} cores), jax {env['jax']}"
+          + (f", torch {env['torch']} ({env['torch_threads']} threads)" if have_torch else ", no torch")
+          + f"; {args.steps} interleaved rounds after {args.warmup} warm-up steps; "
+          f"float32 matmul peak {peak:.0f} GFLOP/s.\n")
+    print(markdown_table(results, peak))
+    for res in results:
+        xla = res["flops_per_step_xla_cost_analysis"]
+        print(f"\n{res['setting']}: {res['flops_per_step_analytic'] / 1e9:.2f} GFLOP per step (analytic, conv "
+              f"multiply-adds x2)" + (f"; XLA cost_analysis of the jax step: {xla / 1e9:.2f} GFLOP" if xla else ""))
+
+    out = {"env": env, "args": vars(args), "matmul_peak_gflops": peak, "equivalence": check,
+           "results": results}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+        print(f"\nwrote {args.json}")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""Checkpoints of a :class:`~gan_jax.state.GANState`, through orbax.
+
+Orbax writes each step into a temporary directory and renames it when
+complete, so a crash never leaves a half-written checkpoint in place of a
+good one. Each checkpoint carries a small JSON ``meta`` with the config's
+*signature* (the fields that determine the state's shapes); restoring into a
+different model gives a clear error instead of a shape error deep in Flax.
+A damaged latest checkpoint falls back to the newest readable one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+from gan_jax.errors import UserError
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width")
+"""Config fields that determine the shapes of the saved state."""
+
+
+def signature(config) -> dict:
+    """The part of ``config`` a checkpoint must agree with to be restorable."""
+    d = config.to_dict()
+    sig = {k: d[k] for k in SIGNATURE_KEYS if k in d}
+    sig["ema"] = config.ema_decay > 0  # the EMA copy exists or not
+    return sig
+
+
+class Checkpoints:
+    """Orbax checkpoint directory for one run: ``save``, ``restore``, ``steps``."""
+
+    def __init__(self, directory: str, keep: int = 3):
+        self.directory = os.path.abspath(directory)
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                               enable_async_checkpointing=False)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def steps(self) -> list[int]:
+        """Saved steps, oldest first."""
+        self._manager.reload()
+        return sorted(self._manager.all_steps())
+
+    def save(self, state, meta: dict) -> None:
+        """Write ``state`` (a host pytree) at ``int(state.step)``; a no-op if that step exists."""
+        step = int(jax.device_get(state.step))
+        if step in self._manager.all_steps():
+            return
+        self._manager.save(step, args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+        self._manager.wait_until_finished()
+
+    def restore(self, abstract, expected_signature: dict, step: int | str = "latest") -> tuple[Any, dict]:
+        """Restore ``(state, meta)`` shaped like ``abstract`` from ``step`` (``"latest"`` or an int).
+
+        ``"latest"`` skips damaged checkpoints (with a warning) and uses the
+        newest readable one. Raises UserError if there is none, or if the
+        checkpoint was written for a different model configuration.
+        """
+        available = self.steps()
+        if not available:
+            raise UserError(f"no checkpoint in {self.directory}: train first (gan-jax train --workdir ...)")
+        if step == "latest":
+            candidates = available[::-1]
+        else:
+            if int(step) not in available:
+                raise UserError(f"--checkpoint {step}: no such step in {self.directory}; "
+                                f"available: {', '.join(map(str, available))}")
+            candidates = [int(step)]
+        errors = []
+        for s in candidates:
+            meta = self._read_meta(s)
+            if meta is not None:
+                _check_signature(meta.get("signature", {}), expected_signature, self.directory, s)
+            try:
+                restored = self._manager.restore(s, args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+            except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
+                errors.append(f"step {s}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+                log.warning("checkpoint %s/%d is unreadable (%s); trying an older one",
+                            self.directory, s, errors[-1])
+                continue
+            return restored["state"], restored["meta"]
+        raise UserError(f"no readable checkpoint in {self.directory} ({'; '.join(errors)})")
+
+    def _read_meta(self, step: int) -> dict | None:
+        try:
+            return self._manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
+        except Exception:  # noqa: BLE001 - a damaged meta file is handled by the full restore
+            return None
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def _check_signature(saved: dict, expected: dict, directory: str, step: int) -> None:
+    diff = {k: (saved.get(k), v) for k, v in expected.items() if k in saved and saved[k] != v}
+    if diff:
+        parts = ", ".join(f"{k}: checkpoint has {a!r}, config has {b!r}" for k, (a, b) in diff.items())
+        raise UserError(f"checkpoint {directory}/{step} was written for a different model ({parts})")

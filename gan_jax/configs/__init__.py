@@ -1,0 +1,64 @@
+"""Named configs as code: ``gan_jax/configs/<name>.py`` defines ``get_config() -> Config``."""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from gan_jax.configs.base import Config, from_dict, override
+from gan_jax.errors import UserError
+
+DEFAULT = "dcgan_mnist"
+
+
+def names() -> list[str]:
+    """Names of the configs shipped with the library."""
+    import gan_jax.configs as pkg
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name != "base")
+
+
+def get(name: str = DEFAULT) -> Config:
+    """The config called ``name``."""
+    if name not in names():
+        raise UserError(f"--config {name}: unknown config; expected one of: {', '.join(names())}")
+    return importlib.import_module(f"gan_jax.configs.{name}").get_config()
+
+
+_CHOICES = {
+    "resolution": (28, 32, 64),
+    "channels": (1, 3),
+    "model": ("dcgan",),
+    "nonfinite": ("stop", "skip"),
+    "parallel": ("auto", "none", "jit", "pmap"),
+    "compute_dtype": ("float32", "bfloat16"),
+}
+_POSITIVE = ("batch_size", "z_dim", "g_width", "d_width", "n_critic", "log_every",
+             "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size")
+
+
+def validate(config: Config) -> Config:
+    """Check every field's range; raise UserError naming the first bad one."""
+    from gan_jax import losses
+
+    for key, allowed in _CHOICES.items():
+        if getattr(config, key) not in allowed:
+            raise UserError(f"{key}={getattr(config, key)!r}: expected one of "
+                            f"{', '.join(map(str, allowed))}")
+    if config.loss not in losses.LOSSES:
+        raise UserError(f"loss={config.loss!r}: expected one of {', '.join(sorted(losses.LOSSES))}")
+    for key in _POSITIVE:
+        if getattr(config, key) <= 0:
+            raise UserError(f"{key}={getattr(config, key)}: expected a positive integer")
+    if config.steps < 0:
+        raise UserError(f"steps={config.steps}: expected a non-negative step count")
+    if not 0.0 <= config.ema_decay < 1.0:
+        raise UserError(f"ema_decay={config.ema_decay}: expected 0 (off) or a value in (0, 1)")
+    for key in ("lr_g", "lr_d"):
+        if not getattr(config, key) > 0:
+            raise UserError(f"{key}={getattr(config, key)}: expected a positive learning rate")
+    for key in ("beta1", "beta2"):
+        if not 0.0 <= getattr(config, key) < 1.0:
+            raise UserError(f"{key}={getattr(config, key)}: expected a value in [0, 1)")
+    return config
+
+
+__all__ = ["Config", "DEFAULT", "from_dict", "get", "names", "override", "validate"]

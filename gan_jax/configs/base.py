@@ -1,0 +1,108 @@
+"""The training configuration: one flat, frozen dataclass.
+
+Named configs (``gan_jax/configs/<name>.py``) return an instance of
+:class:`Config`; the CLI's ``--set key=value`` overrides fields by name, with
+the value parsed by the field's type.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+
+from gan_jax.errors import UserError
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    # --- data -----------------------------------------------------------
+    dataset: str = "mnist5k"
+    """Data source spec: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx
+    files), ``idx:PATH`` (MNIST-format idx files), ``tfds:NAME[:SPLIT]``,
+    ``folder:PATH``."""
+    tfds_data_dir: str = ""
+    """TFDS data directory ('' = the TFDS default, ~/tensorflow_datasets)."""
+    resolution: int = 28
+    channels: int = 1
+    # --- model ----------------------------------------------------------
+    model: str = "dcgan"
+    z_dim: int = 100
+    g_width: int = 64
+    d_width: int = 64
+    fast_conv: bool = True
+    """Use the fast-gradient transposed convolution (same function, faster backward)."""
+    compute_dtype: str = "float32"
+    """``float32`` or ``bfloat16`` (bf16 compute, float32 master weights; for GPU/TPU)."""
+    # --- objective and optimisation ---------------------------------------
+    loss: str = "minimax"
+    """Loss name from ``gan_jax.losses.LOSSES`` (``minimax``: non-saturating G loss;
+    ``minimax_saturating``: the original E[log(1 - D(G(z)))] form)."""
+    n_critic: int = 1
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    ema_decay: float = 0.0
+    """EMA of generator weights (0 disables); ``sample`` uses the EMA weights when enabled."""
+    nonfinite: str = "stop"
+    """On a NaN/Inf loss or gradient: ``stop`` (exit with a message) or ``skip`` (drop the update)."""
+    # --- run --------------------------------------------------------------
+    batch_size: int = 128
+    """Global batch size (split evenly across devices)."""
+    steps: int = 2000
+    seed: int = 0
+    parallel: str = "auto"
+    """``auto`` (pmap when more than one local device, else jit), ``none``/``jit``, ``pmap``."""
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    grid_size: int = 64
+    """Number of images in the periodic sample grid (a fixed latent batch)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _field_types() -> dict[str, type]:
+    return typing.get_type_hints(Config)
+
+
+def _parse_value(key: str, raw: str, typ: type):
+    if typ is bool:
+        low = raw.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise UserError(f"--set {key}={raw}: expected a boolean (true/false)")
+    try:
+        if typ is int:
+            return int(raw, 0) if raw.strip().lower().startswith("0x") else int(raw)
+        if typ is float:
+            return float(raw)
+    except ValueError:
+        raise UserError(f"--set {key}={raw}: expected {typ.__name__}") from None
+    return raw
+
+
+def override(config: Config, assignments: typing.Iterable[str]) -> Config:
+    """Return ``config`` with ``key=value`` assignments applied (values parsed by field type)."""
+    types = _field_types()
+    changes = {}
+    for item in assignments:
+        if "=" not in item:
+            raise UserError(f"--set {item!r}: expected key=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key not in types:
+            raise UserError(
+                f"--set {key}: unknown config key; expected one of: {', '.join(sorted(types))}"
+            )
+        changes[key] = _parse_value(key, raw, types[key])
+    return dataclasses.replace(config, **changes)
+
+
+def from_dict(values: dict) -> Config:
+    """Build a Config from a dict (e.g. a saved ``config.json``), ignoring unknown keys."""
+    types = _field_types()
+    return Config(**{k: v for k, v in values.items() if k in types})

@@ -1,0 +1,48 @@
+"""`load_source(spec, ...)`: turn a dataset spec string into an `ImageSource`.
+
+Specs: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx files),
+``idx:PATH``, ``tfds:NAME[:SPLIT]``, ``folder:PATH``. Every source is fitted
+to ``resolution`` x ``resolution`` pixels and ``channels`` (1 or 3).
+"""
+from __future__ import annotations
+
+import os
+
+from gan_jax.data.convert import check_target, fit_images
+from gan_jax.data.folder import read_folder
+from gan_jax.data.idx import read_fashion_mnist, read_idx_dataset
+from gan_jax.data.mnist5k import read_mnist5k
+from gan_jax.data.source import ImageSource
+from gan_jax.data.tfds_loader import load_tfds
+from gan_jax.errors import UserError
+
+SPEC_FORMS = "mnist5k, fashion_mnist, idx:PATH, tfds:NAME[:SPLIT], folder:PATH"
+
+
+def _in_memory(name, images, labels, resolution, channels, num_classes=None) -> ImageSource:
+    images = fit_images(images, resolution, channels, f"dataset {name}")
+    return ImageSource(name, images, labels, num_classes=num_classes)
+
+
+def load_source(spec: str, *, resolution: int, channels: int,
+                tfds_data_dir: str | None = None) -> ImageSource:
+    """Load the dataset named by ``spec``; images come out uint8 ``[R, R, channels]``."""
+    check_target(resolution, channels)
+    kind, sep, rest = str(spec).partition(":")
+    if not sep and kind == "mnist5k":
+        images, labels = read_mnist5k()
+        return _in_memory("mnist5k", images, labels, resolution, channels, 10)
+    if not sep and kind == "fashion_mnist":
+        images, labels = read_fashion_mnist()
+        return _in_memory("fashion_mnist", images, labels, resolution, channels, 10)
+    if sep and rest and kind == "idx":
+        images, labels = read_idx_dataset(os.path.expanduser(rest), f"dataset {spec}")
+        return _in_memory(spec, images, labels, resolution, channels)
+    if sep and rest and kind == "folder":
+        images, labels, num_classes = read_folder(
+            os.path.expanduser(rest), resolution, channels, f"dataset {spec}")
+        return ImageSource(spec, images, labels, num_classes=num_classes)
+    if sep and rest and kind == "tfds":
+        data_dir = os.path.expanduser(str(tfds_data_dir)) if tfds_data_dir else None
+        return load_tfds(rest, resolution, channels, data_dir)
+    raise UserError(f"dataset {spec!r}: unknown spec; expected one of {SPEC_FORMS}")

@@ -1,0 +1,159 @@
+"""The train step: a pure function ``(state, batch) -> (state, metrics)``.
+
+One call does ``n_critic`` discriminator updates and one generator update.
+It reads nothing but its arguments; randomness comes from ``state.key``.
+Under data parallelism (``axis_name`` set, inside ``pmap``/``shard_map``) the
+gradients, losses and BatchNorm statistics are averaged over that axis and
+every device draws its slice of the *global* latent batch, so N devices with
+global batch B compute the same update as one device with batch B.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax import lax
+
+from gan_jax import losses, models
+from gan_jax.state import GANState, make_optimizers
+
+Batch = dict  # {"image": float32 [B, H, W, C] in [-1, 1]}
+Metrics = dict  # name -> float32 []
+
+
+def latents(key, local_batch: int, z_dim: int, axis_name: str | None) -> jax.Array:
+    """This device's slice [b, Z] of a global N(0, 1) latent batch [b * devices, Z]."""
+    if axis_name is None:
+        return jax.random.normal(key, (local_batch, z_dim))
+    n, i = lax.axis_size(axis_name), lax.axis_index(axis_name)
+    z = jax.random.normal(key, (n * local_batch, z_dim))
+    return lax.dynamic_slice_in_dim(z, i * local_batch, local_batch)
+
+
+def _mean(tree, axis_name):
+    return tree if axis_name is None else lax.pmean(tree, axis_name)
+
+
+def _finite(tree) -> jax.Array:
+    return jnp.isfinite(optax.tree.norm(tree))
+
+
+def ema_decay_at(step: jax.Array, decay: float) -> jax.Array:
+    """EMA decay with warm-up, ``min(decay, (1 + t) / (10 + t))``: early weights fade fast."""
+    t = step.astype(jnp.float32)
+    return jnp.minimum(decay, (1.0 + t) / (10.0 + t))
+
+
+def _ema(ema, params, stats, decay):
+    new = {"params": params, "batch_stats": stats}
+    return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, new)
+
+
+def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+    """The pure train step for ``config``; collectives over ``axis_name`` when given."""
+    g_net, d_net = models.build(config, axis_name)
+    tx_g, tx_d = make_optimizers(config)
+    loss = losses.get(config.loss)
+    n_critic = config.n_critic
+
+    def generate(g_params, g_stats, z):
+        fake, new = g_net.apply({"params": g_params, "batch_stats": g_stats}, z, train=True,
+                                mutable=["batch_stats"])
+        return fake, new["batch_stats"]
+
+    def discriminate(d_params, d_stats, x):
+        logits, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, train=True,
+                                  mutable=["batch_stats"])
+        return logits, new["batch_stats"]
+
+    def d_objective(d_params, d_stats, real, fake):
+        # Two passes (real, then fake) as in the PyTorch reference: BatchNorm sees each batch alone.
+        real_logits, d_stats = discriminate(d_params, d_stats, real)
+        fake_logits, d_stats = discriminate(d_params, d_stats, fake)
+        value = loss.d_loss(real_logits, fake_logits)
+        return value, (d_stats, real_logits, fake_logits)
+
+    def d_update(d_params, d_stats, d_opt, real, fake):
+        (value, (d_stats, real_logits, fake_logits)), grads = jax.value_and_grad(
+            d_objective, has_aux=True)(d_params, d_stats, real, fake)
+        grads, value = _mean((grads, value), axis_name)
+        updates, d_opt = tx_d.update(grads, d_opt, d_params)
+        return optax.apply_updates(d_params, updates), d_stats, d_opt, value, grads, real_logits, fake_logits
+
+    def step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
+        real = batch["image"]
+        b = real.shape[0]
+        key, step_key = jax.random.split(state.key)
+        z_keys = jax.random.split(step_key, n_critic)
+        d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
+        ok_d = jnp.array(True)
+
+        # Critic iterations before the last: fresh latents, generator statistics discarded.
+        for i in range(n_critic - 1):
+            z = latents(z_keys[i], b, config.z_dim, axis_name)
+            fake, _ = generate(state.g_params, state.g_stats, z)
+            d_params, d_stats, d_opt, d_loss, d_grads, _, _ = d_update(
+                d_params, d_stats, d_opt, real, lax.stop_gradient(fake))
+            ok_d &= jnp.isfinite(d_loss) & _finite(d_grads)
+
+        # Last critic iteration and the generator update share one generator forward pass.
+        z = latents(z_keys[-1], b, config.z_dim, axis_name)
+        fake, g_pullback, g_stats = jax.vjp(
+            lambda p: generate(p, state.g_stats, z), state.g_params, has_aux=True)
+        d_params, d_stats, d_opt, d_loss, d_grads, real_logits, fake_logits = d_update(
+            d_params, d_stats, d_opt, real, lax.stop_gradient(fake))
+        nf_d_loss = ~jnp.isfinite(d_loss)
+        nf_d_grads = ~(_finite(d_grads) & ok_d)
+
+        def g_objective(fake):
+            logits, new_d_stats = discriminate(d_params, d_stats, fake)
+            return loss.g_loss(logits), new_d_stats
+
+        (g_loss, d_stats), d_fake = jax.value_and_grad(g_objective, has_aux=True)(fake)
+        (g_grads,) = g_pullback(d_fake)
+        g_grads, g_loss = _mean((g_grads, g_loss), axis_name)
+        g_updates, g_opt = tx_g.update(g_grads, state.g_opt, state.g_params)
+        g_params = optax.apply_updates(state.g_params, g_updates)
+
+        what = (nf_d_loss * 1 + (~jnp.isfinite(g_loss)) * 2 + nf_d_grads * 4
+                + (~_finite(g_grads)) * 8).astype(jnp.int32)
+        ok = what == 0
+        ema = state.ema
+        if ema is not None:
+            ema = _ema(ema, g_params, g_stats, ema_decay_at(state.step, config.ema_decay))
+
+        updated = dict(g_params=g_params, g_stats=g_stats, d_params=d_params, d_stats=d_stats,
+                       g_opt=g_opt, d_opt=d_opt, ema=ema)
+        # A non-finite step changes nothing but the counters: the last good state survives.
+        kept = {k: jax.tree.map(lambda new, old: jnp.where(ok, new, old), v, getattr(state, k))
+                for k, v in updated.items()}
+        first_bad = (state.nonfinite_step < 0) & ~ok
+        new_state = state.replace(
+            **kept,
+            step=state.step + 1,
+            key=key,
+            nonfinite_step=jnp.where(first_bad, state.step, state.nonfinite_step),
+            nonfinite_what=jnp.where(first_bad, what, state.nonfinite_what),
+        )
+        metrics = _mean({
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+            "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
+        }, axis_name)
+        metrics["nonfinite"] = what
+        return new_state, metrics
+
+    return step
+
+
+def make_sample_fn(config) -> Callable:
+    """``sample(variables, z [N, Z]) -> images [N, R, R, C]`` in [-1, 1], BatchNorm in eval mode."""
+    g_net, _ = models.build(config)
+
+    def sample(variables, z):
+        return g_net.apply(variables, z, train=False)
+
+    return sample

@@ -1,0 +1,67 @@
+"""The run directory: where a run's config, metrics, samples and checkpoints live.
+
+::
+
+    DIR/config.json          the config of the run (rewritten on each start)
+    DIR/metrics.jsonl        one JSON object per logged step
+    DIR/tensorboard/         TensorBoard event files
+    DIR/samples/step_XXXXXXX.png   sample grids from a fixed latent batch
+    DIR/checkpoints/<step>/  orbax checkpoints (the newest ``keep_checkpoints``)
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from gan_jax import configs
+from gan_jax.errors import UserError
+
+
+def prepare(workdir: str) -> str:
+    """Create ``workdir`` (and ``samples/``) if needed; UserError if it is a file or unwritable."""
+    workdir = os.path.abspath(workdir)
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"--workdir {workdir}: is a file; expected a directory (existing or new)")
+    try:
+        os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
+    except OSError as e:
+        raise UserError(f"--workdir {workdir}: cannot create it ({e.strerror})") from None
+    if not os.access(workdir, os.W_OK):
+        raise UserError(f"--workdir {workdir}: not writable")
+    return workdir
+
+
+def write_json(path: str, obj) -> None:
+    """Write JSON atomically (temp file in the same directory + rename)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def config_path(workdir: str) -> str:
+    return os.path.join(workdir, "config.json")
+
+
+def checkpoint_dir(workdir: str) -> str:
+    return os.path.join(workdir, "checkpoints")
+
+
+def save_config(workdir: str, config) -> None:
+    write_json(config_path(workdir), config.to_dict())
+
+
+def load_config(workdir: str):
+    """The config saved in ``workdir/config.json``; UserError if there is no run there."""
+    path = config_path(workdir)
+    if not os.path.isdir(workdir):
+        raise UserError(f"--workdir {workdir}: no such directory; expected a run directory from gan-jax train")
+    if not os.path.isfile(path):
+        raise UserError(f"--workdir {workdir}: no config.json; expected a run directory from gan-jax train")
+    try:
+        with open(path) as f:
+            return configs.validate(configs.from_dict(json.load(f)))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise UserError(f"{path}: not a valid config file ({e})") from None

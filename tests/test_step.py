@@ -1,0 +1,137 @@
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import models
+from gan_jax.configs import Config
+from gan_jax.parallel import make_parallel_step, replicate, split_batch, unreplicate
+from gan_jax.state import init_state
+from gan_jax.step import make_train_step
+
+
+def _rel(a, b) -> float:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
+    den = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb))
+    return float(num / den)
+
+
+def _batch(config, n=None, seed=1):
+    n = n or config.batch_size
+    x = jax.random.uniform(jax.random.PRNGKey(seed), (n, config.resolution, config.resolution, config.channels))
+    return {"image": np.array(x * 2 - 1)}
+
+
+@pytest.mark.parametrize("resolution,channels", [(28, 1), (32, 3), (64, 3)])
+def test_model_shapes_and_range(resolution, channels):
+    config = Config(resolution=resolution, channels=channels, g_width=8, d_width=8, z_dim=16)
+    g, d = models.build(config)
+    z = jnp.ones((3, 16))
+    g_vars = g.init(jax.random.PRNGKey(0), z, train=False)
+    img = g.apply(g_vars, z, train=False)
+    assert img.shape == (3, resolution, resolution, channels)
+    assert float(jnp.max(jnp.abs(img))) <= 1.0
+    d_vars = d.init(jax.random.PRNGKey(1), img, train=False)
+    assert d.apply(d_vars, img, train=False).shape == (3,)
+
+
+def test_dcgan_init_statistics():
+    config = Config(resolution=64, channels=3)  # the PyTorch reference network
+    state = init_state(config)
+    kernels = [x for p, x in jax.tree_util.tree_leaves_with_path(state.g_params) if "kernel" in str(p)]
+    kernels += [x for p, x in jax.tree_util.tree_leaves_with_path(state.d_params) if "kernel" in str(p)]
+    w = np.concatenate([np.ravel(k) for k in kernels])
+    assert abs(w.mean()) < 1e-3 and abs(w.std() - 0.02) < 1e-3
+    scales = np.concatenate([np.ravel(x) for p, x in jax.tree_util.tree_leaves_with_path(state.g_params)
+                             if "scale" in str(p)])
+    assert abs(scales.mean() - 1.0) < 5e-3 and abs(scales.std() - 0.02) < 5e-3
+    # The reference G has 3.58M parameters, D 2.77M (pytorch/examples dcgan, nz=100, nc=3).
+    count = lambda t: sum(x.size for x in jax.tree.leaves(t))  # noqa: E731
+    assert count(state.g_params) == 3576704
+    assert count(state.d_params) == 2765568
+
+
+def test_step_is_pure_and_deterministic(tiny_config):
+    step = jax.jit(make_train_step(tiny_config))
+    state = init_state(tiny_config)
+    batch = _batch(tiny_config)
+    s1, m1 = step(state, batch)
+    s2, m2 = step(state, batch)  # same inputs, same outputs; the input state is unchanged
+    assert _rel(s1, s2) == 0.0 and m1["d_loss"] == m2["d_loss"]
+    assert int(s1.step) == 1 and int(state.step) == 0
+    assert _rel(s1.g_params, state.g_params) > 0 and _rel(s1.d_params, state.d_params) > 0
+    assert not np.array_equal(s1.key, state.key)
+    assert all(np.isfinite(float(v)) for v in m1.values())
+
+
+def test_n_critic_updates_discriminator_n_times(tiny_config):
+    config = dataclasses.replace(tiny_config, n_critic=3)
+    state, _ = jax.jit(make_train_step(config))(init_state(config), _batch(config))
+    assert int(state.d_opt[0].count) == 3
+    assert int(state.g_opt[0].count) == 1
+
+
+def test_ema_follows_generator(tiny_config):
+    config = dataclasses.replace(tiny_config, ema_decay=0.9)
+    state = init_state(config)
+    step = jax.jit(make_train_step(config))
+    new, _ = step(state, _batch(config))
+    # Warm-up: the decay at step 0 is min(0.9, 1/10) = 0.1.
+    expected = jax.tree.map(lambda e, p: 0.1 * e + 0.9 * p, state.ema["params"], new.g_params)
+    assert _rel(new.ema["params"], expected) < 1e-6
+    state = new.replace(step=jnp.asarray(1000, jnp.int32))  # past warm-up: the configured decay
+    new, _ = step(state, _batch(config))
+    expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, state.ema["params"], new.g_params)
+    assert _rel(new.ema["params"], expected) < 1e-6
+
+
+def test_nonfinite_batch_leaves_state_untouched(tiny_config):
+    state = init_state(tiny_config)
+    batch = _batch(tiny_config)
+    batch["image"][0, 0, 0, 0] = np.nan
+    new, metrics = jax.jit(make_train_step(tiny_config))(state, batch)
+    assert int(metrics["nonfinite"]) & 1  # the discriminator loss
+    assert _rel(new.g_params, state.g_params) == 0 and _rel(new.d_params, state.d_params) == 0
+    assert int(new.nonfinite_step) == 0 and int(new.step) == 1
+    # A later good step trains again and keeps the record of the first bad one.
+    newer, m = jax.jit(make_train_step(tiny_config))(new, _batch(tiny_config))
+    assert int(m["nonfinite"]) == 0 and _rel(newer.d_params, state.d_params) > 0
+    assert int(newer.nonfinite_step) == 0
+
+
+@pytest.mark.parametrize("loss", ["minimax", "minimax_saturating"])
+def test_pmap_over_4_devices_equals_single_device(tiny_config, loss):
+    assert jax.local_device_count() == 4, "conftest sets 4 virtual CPU devices"
+    config = dataclasses.replace(tiny_config, batch_size=16, loss=loss)
+    batch = _batch(config)
+    single, m_single = jax.jit(make_train_step(config))(init_state(config), batch)
+
+    runner = make_parallel_step(config, "pmap")
+    assert runner.num_devices == 4
+    replicated, m_pmap = runner.step(runner.put_state(init_state(config)), runner.put_batch(batch))
+    # Every device holds the same state.
+    for leaf in jax.tree.leaves(replicated):
+        assert np.all(np.asarray(leaf) == np.asarray(leaf)[:1])
+    parallel = unreplicate(replicated)
+    for name in ("g_params", "d_params", "g_stats", "d_stats"):
+        assert _rel(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
+    np.testing.assert_allclose(float(unreplicate(m_pmap)["d_loss"]), float(m_single["d_loss"]), rtol=1e-5)
+
+
+def test_pmap_rejects_indivisible_batch(tiny_config):
+    from gan_jax.errors import UserError
+
+    runner = make_parallel_step(tiny_config, "pmap")
+    with pytest.raises(UserError, match="divisible by the number of devices"):
+        runner.check_batch_size(10)
+
+
+def test_replicate_roundtrip():
+    tree = {"a": jnp.arange(3.0), "b": jnp.ones(())}
+    rep = replicate(tree, 4)
+    assert rep["a"].shape == (4, 3)
+    assert _rel(unreplicate(rep), tree) == 0
+    assert split_batch({"x": np.zeros((8, 2))}, 4)["x"].shape == (4, 2, 2)
