@@ -4,7 +4,7 @@ The public API::
 
     from gan_jax import Config, configs, init_state, make_train_step, make_parallel_step
 """
-from gan_jax import configs, losses, models
+from gan_jax import configs, data, losses, models
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.configs import Config
 from gan_jax.errors import UserError
@@ -19,6 +19,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Checkpoints", "Config", "Discriminator", "GANState", "Generator", "UserError",
-    "abstract_state", "configs", "generate", "init_state", "losses", "make_optimizers",
+    "abstract_state", "configs", "data", "generate", "init_state", "losses", "make_optimizers",
     "make_parallel_step", "make_sample_fn", "make_train_step", "models", "train",
 ]

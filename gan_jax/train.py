@@ -73,7 +73,16 @@ def _print(msg: str) -> None:
 
 
 def train(config, workdir: str, *, progress: bool = True) -> TrainResult:
-    """Train (or resume) the run in ``workdir`` up to ``config.steps`` steps."""
+    """Train (or resume) the run in ``workdir`` up to ``config.steps`` steps.
+
+    SIGTERM/SIGINT (also during set-up and compilation) end the run after the
+    current step with a checkpoint; running again continues from it.
+    """
+    with _StopSignals() as stop:
+        return _train(config, workdir, progress, stop)
+
+
+def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainResult:
     configs.validate(config)
     workdir = wd.prepare(workdir)
     t_start = time.time()
@@ -136,14 +145,14 @@ def train(config, workdir: str, *, progress: bool = True) -> TrainResult:
     t_log, step_log = time.time(), start
     device_state = runner.put_state(state)
     del state
-    with contextlib.ExitStack() as stack, _StopSignals() as stop:
+    with contextlib.ExitStack() as stack:
         stack.callback(log.close)
         if bar is not None:
             stack.callback(bar.close)
         batches = stack.enter_context(data.Batches(source, config.batch_size, config.seed, start))
         batch = runner.put_batch(next(batches))
         step = start
-        while step < config.steps:
+        while step < config.steps and not stop.received:
             device_state, metrics = runner.step(device_state, batch)
             step += 1
             if step < config.steps:
@@ -166,11 +175,11 @@ def train(config, workdir: str, *, progress: bool = True) -> TrainResult:
                     check_finite(runner.get_state(device_state))
             if step % config.sample_every == 0 or step == config.steps:
                 write_samples(runner.get_state(device_state), step)
-            if step % config.checkpoint_every == 0 or step == config.steps or stop.received:
+            if step % config.checkpoint_every == 0 or step == config.steps:
                 save(device_state)
-            if stop.received:
-                result.stopped_by_signal = stop.received
-                break
+        if stop.received:
+            save(device_state)
+            result.stopped_by_signal = stop.received
     result.step = step
     result.seconds = time.time() - t_start
     if result.stopped_by_signal:

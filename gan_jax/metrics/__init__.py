@@ -1,0 +1,1 @@
+"""Evaluation: feature extractors and sample-quality metrics."""

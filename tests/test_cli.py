@@ -1,0 +1,136 @@
+"""The gan-jax command line: help, train -> sample, and one-line errors for bad input."""
+import os
+
+import numpy as np
+import pytest
+
+from gan_jax.cli import main
+
+TINY = ["--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "log_every=2",
+        "--set", "sample_every=2", "--set", "checkpoint_every=2", "--set", "grid_size=4",
+        "--batch-size", "8", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("cli") / "run")
+    assert main(["train", "--workdir", workdir, "--steps", "2", *TINY]) == 0
+    return workdir
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sample", "--help"]])
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    assert "usage: gan-jax" in capsys.readouterr().out
+
+
+def test_sample_png_and_npy(trained_run, tmp_path, capsys):
+    npy = str(tmp_path / "s.npy")
+    assert main(["sample", "--workdir", trained_run, "--num", "10", "--out", npy]) == 0
+    x = np.load(npy)
+    assert x.shape == (10, 28, 28, 1) and x.dtype == np.float32
+    assert x.min() >= -1 and x.max() <= 1 and x.std() > 0
+    png = str(tmp_path / "s.png")
+    assert main(["sample", "--workdir", trained_run, "--num", "9", "--out", png, "--seed", "3"]) == 0
+    from PIL import Image
+    assert Image.open(png).size == (3 * 30 + 2, 3 * 30 + 2)
+    # The same seed gives the same images; the raw (non-EMA) generator is selectable.
+    npy2 = str(tmp_path / "s2.npy")
+    assert main(["sample", "--workdir", trained_run, "--num", "10", "--out", npy2]) == 0
+    np.testing.assert_array_equal(np.load(npy2), x)
+    assert main(["sample", "--workdir", trained_run, "--num", "10", "--out", npy2, "--no-ema"]) == 0
+    assert not np.array_equal(np.load(npy2), x)
+
+
+def _bad_inputs(tmp_path, trained_run):
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    ro = a_file  # a path below a regular file can be created by no one, root included
+    return {
+        "unknown config": (["train", "--config", "nope", "--workdir", str(tmp_path / "w")], "--config nope"),
+        "unknown --set key": (["train", "--workdir", str(tmp_path / "w"), "--set", "lr=1"], "--set lr"),
+        "ill-typed --set": (["train", "--workdir", str(tmp_path / "w"), "--set", "steps=ten"], "expected int"),
+        "--set without =": (["train", "--workdir", str(tmp_path / "w"), "--set", "steps"], "key=value"),
+        "bad bool": (["train", "--workdir", str(tmp_path / "w"), "--set", "fast_conv=maybe"], "boolean"),
+        "negative steps": (["train", "--workdir", str(tmp_path / "w"), "--steps", "-5"], "steps=-5"),
+        "zero batch": (["train", "--workdir", str(tmp_path / "w"), "--batch-size", "0"], "batch_size=0"),
+        "bad resolution": (["train", "--workdir", str(tmp_path / "w"), "--set", "resolution=30"], "resolution=30"),
+        "bad loss": (["train", "--workdir", str(tmp_path / "w"), "--set", "loss=l3"], "loss='l3'"),
+        "workdir is a file": (["train", "--workdir", str(a_file)], "is a file"),
+        "unwritable workdir": (["train", "--workdir", str(ro / "sub")], "cannot create"),
+        "missing dataset": (["train", "--workdir", str(tmp_path / "w"), "--set", "dataset=idx:/nonexistent"],
+                            "/nonexistent"),
+        "unknown dataset spec": (["train", "--workdir", str(tmp_path / "w"), "--set", "dataset=imagenet"],
+                                 "imagenet"),
+        "indivisible batch": (["train", "--workdir", str(tmp_path / "w"), "--batch-size", "10", "--set",
+                               "parallel=pmap"], "divisible"),
+        "batch larger than data": (["train", "--workdir", str(tmp_path / "w"), "--batch-size", "8000",
+                                    "--set", "parallel=jit"], "larger than the dataset"),
+        "sample: no run": (["sample", "--workdir", str(tmp_path / "none"), "--out", str(tmp_path / "s.png")],
+                           "no such directory"),
+        "sample: no checkpoint": (["sample", "--workdir", str(tmp_path), "--out", str(tmp_path / "s.png")],
+                                  "no config.json"),
+        "sample: bad extension": (["sample", "--workdir", trained_run, "--out", str(tmp_path / "s.jpg")],
+                                  "expected a .png or .npy"),
+        "sample: unwritable out": (["sample", "--workdir", trained_run, "--out", str(ro / "s.png")],
+                                   "not writable"),
+        "sample: bad --num": (["sample", "--workdir", trained_run, "--num", "0", "--out", str(tmp_path / "s.png")],
+                              "--num 0"),
+        "sample: missing step": (["sample", "--workdir", trained_run, "--checkpoint", "999",
+                                  "--out", str(tmp_path / "s.png")], "--checkpoint 999"),
+        "sample: bad step": (["sample", "--workdir", trained_run, "--checkpoint", "best?",
+                              "--out", str(tmp_path / "s.png")], "--checkpoint best?"),
+        "unknown subcommand": (["frobnicate"], "invalid choice"),
+        "unknown flag": (["train", "--stepz", "3"], "unrecognized arguments"),
+        "ill-typed flag": (["train", "--steps", "many"], "invalid int value"),
+    }
+
+
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, trained_run, capsys):
+    for name, (argv, culprit) in _bad_inputs(tmp_path, trained_run).items():
+        code = main(argv)
+        out, err = capsys.readouterr()
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2, f"{name}: exit {code}, stderr {err!r}"
+        assert len(lines) == 1, f"{name}: expected one line, got {lines}"
+        assert lines[0].startswith("gan-jax: error:") or lines[0].startswith("gan-jax"), name
+        assert culprit in lines[0], f"{name}: {culprit!r} not in {lines[0]!r}"
+        assert "Traceback" not in err
+    assert not os.path.exists(tmp_path / "s.png") and not os.path.exists(tmp_path / "s.jpg")
+
+
+def test_corrupt_checkpoint_falls_back_to_previous(trained_run, tmp_path, capsys):
+    import shutil
+
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(trained_run, workdir)
+    assert main(["train", "--workdir", workdir, "--steps", "4", *TINY]) == 0
+    ckpt = os.path.join(workdir, "checkpoints")
+    assert sorted(os.listdir(ckpt)) == ["2", "4"]
+    # Damage every data file of the newest checkpoint.
+    for root, _, files in os.walk(os.path.join(ckpt, "4", "state")):
+        for f in files:
+            with open(os.path.join(root, f), "r+b") as fh:
+                fh.truncate(max(0, os.path.getsize(os.path.join(root, f)) // 3))
+    out = str(tmp_path / "s.npy")
+    assert main(["sample", "--workdir", workdir, "--num", "2", "--out", out]) == 0
+    assert "from step 2" in capsys.readouterr().out
+
+
+def test_checkpoint_from_other_model_is_a_clear_error(trained_run, tmp_path, capsys):
+    import json
+    import shutil
+
+    workdir = str(tmp_path / "copy")
+    shutil.copytree(trained_run, workdir)
+    cfg_path = os.path.join(workdir, "config.json")
+    cfg = json.load(open(cfg_path))
+    cfg["g_width"] = 16
+    json.dump(cfg, open(cfg_path, "w"))
+    assert main(["sample", "--workdir", workdir, "--out", str(tmp_path / "s.png")]) == 2
+    err = capsys.readouterr().err
+    assert "different model" in err and "g_width" in err and len(err.strip().splitlines()) == 1

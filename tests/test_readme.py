@@ -1,0 +1,12 @@
+"""The README's Python example runs as written."""
+import os
+import re
+
+
+def test_readme_python_example_runs():
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    (code,) = re.findall(r"```python\n(.*?)```", readme, re.S)[:1]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["images"].shape == (16, 28, 28, 1)
+    assert int(namespace["state"].step) == 1
