@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import time
 from typing import Any
 
 import jax
@@ -40,6 +42,7 @@ class Checkpoints:
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
                                                enable_async_checkpointing=False)
         self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self.damaged: list[int] = []  # steps found unreadable by restore()
 
     def steps(self) -> list[int]:
         """Saved steps, oldest first."""
@@ -81,12 +84,32 @@ class Checkpoints:
                 restored = self._manager.restore(s, args=ocp.args.Composite(
                     state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
             except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
-                errors.append(f"step {s}: {type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
+                first_line = str(e).splitlines()[0][:200] if str(e) else ""
+                errors.append(f"step {s}: {type(e).__name__}: {first_line}")
                 log.warning("checkpoint %s/%d is unreadable (%s); trying an older one",
                             self.directory, s, errors[-1])
+                self.damaged.append(s)
                 continue
             return restored["state"], restored["meta"]
         raise UserError(f"no readable checkpoint in {self.directory} ({'; '.join(errors)})")
+
+    def quarantine_damaged(self) -> list[str]:
+        """Move the checkpoints ``restore`` found unreadable to ``<directory>.damaged/``.
+
+        A resumed run then writes fresh checkpoints at those steps instead of
+        keeping the damaged ones. Returns the new locations.
+        """
+        moved = []
+        for s in self.damaged:
+            src = os.path.join(self.directory, str(s))
+            if os.path.isdir(src):
+                dst = os.path.join(self.directory + ".damaged", f"{s}-{int(time.time())}")
+                os.makedirs(os.path.dirname(dst), exist_ok=True)
+                shutil.move(src, dst)
+                moved.append(dst)
+        self.damaged = []
+        self._manager.reload()
+        return moved
 
     def _read_meta(self, step: int) -> dict | None:
         try:

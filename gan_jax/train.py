@@ -98,6 +98,8 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     sig = signature(config)
     if ckpts.steps():
         state, _ = ckpts.restore(abstract_state(config), sig)
+        for moved in ckpts.quarantine_damaged():
+            _print(f"warning: unreadable checkpoint moved to {moved}")
         _print(f"resuming {workdir} from step {int(state.step)}")
     else:
         state = init_state(config)

@@ -48,6 +48,16 @@ def _bad_inputs(tmp_path, trained_run):
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     ro = a_file  # a path below a regular file can be created by no one, root included
+    from PIL import Image
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    Image.new("RGB", (40, 40)).save(corrupt / "good.png")
+    (corrupt / "broken.png").write_bytes(b"\x89PNG not really")
+    small = tmp_path / "small"
+    small.mkdir()
+    Image.new("L", (16, 16)).save(small / "tiny.png")
     return {
         "unknown config": (["train", "--config", "nope", "--workdir", str(tmp_path / "w")], "--config nope"),
         "unknown --set key": (["train", "--workdir", str(tmp_path / "w"), "--set", "lr=1"], "--set lr"),
@@ -64,6 +74,12 @@ def _bad_inputs(tmp_path, trained_run):
                             "/nonexistent"),
         "unknown dataset spec": (["train", "--workdir", str(tmp_path / "w"), "--set", "dataset=imagenet"],
                                  "imagenet"),
+        "empty image folder": (["train", "--workdir", str(tmp_path / "w"), "--set", f"dataset=folder:{empty}"],
+                               str(empty)),
+        "corrupt image in folder": (["train", "--workdir", str(tmp_path / "w"), "--set",
+                                     f"dataset=folder:{corrupt}"], "broken.png"),
+        "image smaller than model": (["train", "--workdir", str(tmp_path / "w"), "--set",
+                                      f"dataset=folder:{small}"], "tiny.png"),
         "indivisible batch": (["train", "--workdir", str(tmp_path / "w"), "--batch-size", "10", "--set",
                                "parallel=pmap"], "divisible"),
         "batch larger than data": (["train", "--workdir", str(tmp_path / "w"), "--batch-size", "8000",

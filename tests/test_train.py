@@ -102,3 +102,19 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"resuming {workdir} from step {stopped}" in done.stderr
     assert f"done: {more} steps" in done.stderr
+
+
+def test_resume_after_damaged_latest_checkpoint(tiny_config, tmp_path, capsys):
+    config = dataclasses.replace(tiny_config, parallel="jit")
+    workdir = str(tmp_path / "run")
+    train(config, workdir, progress=False)  # checkpoints 2 and 4
+    state_dir = os.path.join(workdir, "checkpoints", "4", "state")
+    for root, _, files in os.walk(state_dir):
+        for f in files:
+            open(os.path.join(root, f), "wb").close()  # zero every file
+    result = train(dataclasses.replace(config, steps=6), workdir, progress=False)
+    err = capsys.readouterr().err
+    assert "unreadable checkpoint moved to" in err and "resuming" in err and "from step 2" in err
+    assert result.step == 6
+    assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4", "6"]
+    assert int(_restore(config, workdir, 4).step) == 4  # rewritten, readable again

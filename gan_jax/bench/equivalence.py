@@ -54,7 +54,7 @@ def check(config, seed: int = 0) -> dict:
     real = np.asarray(jax.random.uniform(jax.random.PRNGKey(seed + 1),
                                          (config.batch_size, config.resolution, config.resolution,
                                           config.channels), minval=-1.0, maxval=1.0))
-    z = np.asarray(step_latents(state, config))
+    z = np.array(step_latents(state, config))  # a writable copy for torch.from_numpy
     old_g, old_d = jax.tree.map(np.asarray, (state.g_params, state.d_params))
 
     ref = TorchDCGAN(config)
@@ -71,7 +71,8 @@ def check(config, seed: int = 0) -> dict:
     d_mean, d_var = _stats_like(ref.d, new.d_stats)
     jax_mean = lambda s: {k: v["mean"] for k, v in s.items()}  # noqa: E731
     jax_var = lambda s: {k: v["var"] for k, v in s.items()}  # noqa: E731
-    sub = lambda a, b: jax.tree.map(lambda x, y: np.asarray(x, np.float64) - np.asarray(y, np.float64), a, b)  # noqa: E731
+    def sub(a, b):
+        return jax.tree.map(lambda x, y: np.asarray(x, np.float64) - np.asarray(y, np.float64), a, b)
     return {
         "d_loss": abs(float(out["d_loss"]) - float(metrics["d_loss"])) / abs(float(metrics["d_loss"])),
         "g_loss": abs(float(out["g_loss"]) - float(metrics["g_loss"])) / abs(float(metrics["g_loss"])),

@@ -11,7 +11,9 @@ exactly pytorch/examples dcgan) and batch B. Variants:
 
 * ``jax``        the library default (``jit`` + donated state, fast conv paths)
 * ``jax-lax``    the same step with every conv the plain ``lax`` op (``fast_conv=False``)
-* ``jax-scanK``  the library default, K steps per dispatch under ``lax.scan``
+* ``jax-unrollK`` the library default, K steps per dispatch (``lax.scan`` unrolled: one
+                 program, consecutive steps overlap); ``jax-scanK`` the same with a rolled
+                 scan (a while loop: slower on XLA:CPU)
 * ``torch-eager``, ``torch-compile``  the PyTorch reference (``gan_jax.bench.torch_ref``)
 
 After a warm-up the variants run one step each in turn (the order rotates each
@@ -35,9 +37,9 @@ import sys
 import time
 from typing import Callable
 
-import numpy as np
 
-VARIANTS_DEFAULT = ("jax", "jax-lax", "jax-scan", "torch-eager", "torch-compile")
+VARIANTS_DEFAULT = ("jax", "jax-lax", "jax-unroll", "torch-eager", "torch-compile")
+VARIANTS_ALL = VARIANTS_DEFAULT + ("jax-scan",)
 
 
 # --------------------------------------------------------------------------- settings and FLOPs
@@ -98,13 +100,12 @@ def step_flops(config) -> float:
 
 # --------------------------------------------------------------------------- timing helpers
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """Best float32 GFLOP/s of an n^3 jnp matmul (the machine's practical peak for this process)."""
+def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
+    """Best GFLOP/s of an n^3 jnp matmul (the machine's practical peak for this process)."""
     import jax
-    import jax.numpy as jnp
 
-    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), jnp.float32)
-    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), jnp.float32)
+    a = jax.random.normal(jax.random.PRNGKey(0), (n, n), dtype)
+    b = jax.random.normal(jax.random.PRNGKey(1), (n, n), dtype)
     mm = jax.jit(lambda x, y: x @ y)
     mm(a, b).block_until_ready()
     times = []
@@ -126,9 +127,8 @@ class Variant:
     note: str = ""
 
 
-def _jax_variant(name: str, config, scan: int = 1, plain_convs: bool = False) -> Variant:
+def _jax_variant(name: str, config, scan: int = 1, plain_convs: bool = False, unroll: bool = False) -> Variant:
     import jax
-    import jax.numpy as jnp
 
     from gan_jax.bench.scan import make_scan_step, stack_batches
     from gan_jax.models import layers
@@ -145,7 +145,7 @@ def _jax_variant(name: str, config, scan: int = 1, plain_convs: bool = False) ->
     with layers.plain_convs(plain_convs):
         t0 = time.perf_counter()
         if scan > 1:
-            fn = make_scan_step(config, scan)
+            fn = make_scan_step(config, scan, unroll)
             batch = stack_batches(batch, scan)
         else:
             fn = jax.jit(make_train_step(config), donate_argnums=0)
@@ -165,20 +165,27 @@ def _jax_variant(name: str, config, scan: int = 1, plain_convs: bool = False) ->
     return v
 
 
-def _torch_variant(name: str, config, compile: bool) -> Variant:
+def _torch_variant(name: str, config, compile: bool, device: str = "cpu") -> Variant:
     import torch
 
     from gan_jax.bench.torch_ref import TorchDCGAN
     from gan_jax.state import init_state
 
-    ref = TorchDCGAN(config, compile=compile)
+    autocast = torch.bfloat16 if config.compute_dtype == "bfloat16" else None
+    # On CUDA, channels_last (cuDNN's preferred layout; torch.compile's conv backward needs it there).
+    cuda = torch.device(device).type == "cuda"
+    ref = TorchDCGAN(config, compile=compile, device=device, autocast_dtype=autocast, channels_last=cuda)
     ref.load_state(init_state(config))
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator(device=device).manual_seed(0)
     real = torch.rand(config.batch_size, config.channels, config.resolution, config.resolution,
-                      generator=gen) * 2 - 1
+                      generator=gen, device=device) * 2 - 1
+    if cuda:
+        real = real.contiguous(memory_format=torch.channels_last)
+    sync = torch.cuda.synchronize if ref.device.type == "cuda" else (lambda: None)
 
     def run():
-        ref.step(real, torch.randn(config.batch_size, config.z_dim, generator=gen))
+        ref.step(real, torch.randn(config.batch_size, config.z_dim, generator=gen, device=device))
+        sync()
 
     t = time.perf_counter()
     run()
@@ -188,23 +195,38 @@ def _torch_variant(name: str, config, compile: bool) -> Variant:
 # --------------------------------------------------------------------------- the benchmark
 
 def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: int, scan: int,
-                  peak: float, log=print) -> dict:
-    import jax
-
+                  peak: float, log=print, torch_device: str = "cpu") -> dict:
     built: list[Variant] = []
+    failed: dict[str, str] = {}
     for name in variants:
         log(f"  [{spec}] building {name} ...")
-        if name == "jax":
-            built.append(_jax_variant(name, config))
-        elif name == "jax-lax":
-            built.append(_jax_variant(name, config, plain_convs=True))
-        elif name == "jax-scan":
-            built.append(_jax_variant(f"jax-scan{scan}", config, scan=scan))
-        elif name in ("torch-eager", "torch-compile"):
-            built.append(_torch_variant(name, config, compile=name == "torch-compile"))
-        else:
-            raise SystemExit(f"unknown variant {name!r}; expected some of {', '.join(VARIANTS_DEFAULT)}")
+        try:
+            _build(name, config, scan, torch_device, built)
+        except Exception as e:  # noqa: BLE001 - e.g. a torch.compile bug: report it, time the rest
+            failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            log(f"  [{spec}] {name} FAILED: {failed[name]}")
+            continue
         log(f"  [{spec}] {built[-1].name}: first step {built[-1].first_step_s:.2f} s")
+    return _time_and_summarise(spec, config, built, failed, steps, warmup, peak)
+
+
+def _build(name: str, config, scan: int, torch_device: str, built: list) -> None:
+    if name == "jax":
+        built.append(_jax_variant(name, config))
+    elif name == "jax-lax":
+        built.append(_jax_variant(name, config, plain_convs=True))
+    elif name == "jax-scan":
+        built.append(_jax_variant(f"jax-scan{scan}", config, scan=scan))
+    elif name == "jax-unroll":
+        built.append(_jax_variant(f"jax-unroll{scan}", config, scan=scan, unroll=True))
+    elif name in ("torch-eager", "torch-compile"):
+        built.append(_torch_variant(name, config, compile=name == "torch-compile", device=torch_device))
+    else:
+        raise SystemExit(f"unknown variant {name!r}; expected some of {', '.join(VARIANTS_ALL)}")
+
+
+def _time_and_summarise(spec, config, built, failed, steps, warmup, peak) -> dict:
+    import jax
 
     for v in built:  # warm-up, in turn
         for _ in range(warmup):
@@ -248,7 +270,7 @@ def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: in
     return {"setting": spec, "resolution": config.resolution, "channels": config.channels,
             "width": config.g_width, "batch": config.batch_size, "dtype": config.compute_dtype,
             "flops_per_step_analytic": flops, "flops_per_step_xla_cost_analysis": xla_flops,
-            "variants": rows, "backend": jax.default_backend()}
+            "variants": rows, "failed": failed, "backend": jax.default_backend()}
 
 
 def markdown_table(results: list[dict], peak: float) -> str:
@@ -305,9 +327,11 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=64, help="G and D width (default 64)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
                    help="gan_jax compute dtype (PyTorch always runs float32)")
-    p.add_argument("--scan", type=int, default=4, help="steps per call of the jax-scan variant")
+    p.add_argument("--scan", type=int, default=4, help="steps per call of the jax-unroll/jax-scan variants")
     p.add_argument("--variants", default=",".join(VARIANTS_DEFAULT),
-                   help=f"comma-separated subset of {','.join(VARIANTS_DEFAULT)}")
+                   help=f"comma-separated, from {','.join(VARIANTS_ALL)}")
+    p.add_argument("--torch-device", default="auto",
+                   help="cpu, cuda or auto (cuda when JAX runs on a GPU and torch sees one)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads (default: the number of usable cores)")
     p.add_argument("--no-check", action="store_true", help="skip the PyTorch equivalence check")
@@ -325,15 +349,21 @@ def main(argv=None) -> int:
     env = {"jax": jax.__version__, "backend": jax.default_backend(),
            "device": str(jax.devices()[0].device_kind), "cores": cores, "python": platform.python_version(),
            "machine": platform.machine(), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    torch_device = "cpu"
     if have_torch:
         import torch
         torch.set_num_threads(threads)
-        env.update(torch=torch.__version__, torch_threads=torch.get_num_threads())
+        torch_device = args.torch_device
+        if torch_device == "auto":
+            torch_device = "cuda" if env["backend"] == "gpu" and torch.cuda.is_available() else "cpu"
+        env.update(torch=torch.__version__, torch_threads=torch.get_num_threads(), torch_device=torch_device)
+        if torch_device == "cuda":
+            env["torch_device_name"] = torch.cuda.get_device_name()
     else:
         print("PyTorch is missing (pip install 'gan_jax[bench]'): running the JAX variants only.")
         variants = [v for v in variants if not v.startswith("torch")]
     if args.scan <= 1:
-        variants = [v for v in variants if v != "jax-scan"]
+        variants = [v for v in variants if v not in ("jax-scan", "jax-unroll")]
 
     check = None
     if have_torch and not args.no_check:
@@ -347,20 +377,27 @@ def main(argv=None) -> int:
               "torch keeps the unbiased variance): "
               + ", ".join(f"{k} {v:.1e}" for k, v in check.items()) + (" — OK" if ok else " — MISMATCH"))
 
-    log("timing a float32 2048^3 matmul for the peak ...")
-    peak = matmul_peak_gflops()
+    n = 2048 if env["backend"] == "cpu" else 8192
+    log(f"timing a {args.dtype} {n}^3 matmul for the peak ...")
+    peak = matmul_peak_gflops(n, dtype=args.dtype)
+    env["peak_matmul"] = f"{args.dtype} {n}^3 jnp matmul"
     results = []
     for spec in args.settings.split(","):
         spec, config = parse_setting(spec.strip(), args.width, args.dtype)
-        results.append(bench_setting(spec, config, variants, args.steps, args.warmup, args.scan, peak, log))
+        results.append(bench_setting(spec, config, variants, args.steps, args.warmup, args.scan, peak, log,
+                                     torch_device))
 
+    torch_where = (f"{env.get('torch_device_name', 'cpu')}" if torch_device == "cuda"
+                   else f"{env.get('torch_threads')} threads")
     print(f"\nDCGAN train step, {env['backend']} ({env['device']}, {cores} cores), jax {env['jax']}"
-          + (f", torch {env['torch']} ({env['torch_threads']} threads)" if have_torch else ", no torch")
-          + f"; {args.steps} interleaved rounds after {args.warmup} warm-up steps; "
-          f"float32 matmul peak {peak:.0f} GFLOP/s.\n")
+          + (f", torch {env['torch']} ({torch_where})" if have_torch else ", no torch")
+          + f"; {args.dtype}; {args.steps} interleaved rounds after {args.warmup} warm-up steps; "
+          f"{env['peak_matmul']} peak {peak:.0f} GFLOP/s.\n")
     print(markdown_table(results, peak))
     for res in results:
         xla = res["flops_per_step_xla_cost_analysis"]
+        for name, why in res.get("failed", {}).items():
+            print(f"\n{res['setting']}: {name} failed: {why}")
         print(f"\n{res['setting']}: {res['flops_per_step_analytic'] / 1e9:.2f} GFLOP per step (analytic, conv "
               f"multiply-adds x2)" + (f"; XLA cost_analysis of the jax step: {xla / 1e9:.2f} GFLOP" if xla else ""))
 

@@ -127,13 +127,17 @@ def discriminator_params_like(net: TorchDiscriminator, params: dict) -> dict:
 class TorchDCGAN:
     """G, D, their Adam optimisers and the train step of ``gan_jax.step`` (minimax, n_critic=1)."""
 
-    def __init__(self, config, compile: bool = False, channels_last: bool = False):
+    def __init__(self, config, compile: bool = False, channels_last: bool = False, device: str = "cpu",
+                 autocast_dtype=None):
         if config.loss != "minimax" or config.n_critic != 1:
             raise ValueError("the PyTorch reference implements loss=minimax, n_critic=1 only")
         self.config = config
         self.g = TorchGenerator(config.resolution, config.channels, config.g_width, config.z_dim)
         self.d = TorchDiscriminator(config.resolution, config.channels, config.d_width)
         self.channels_last = channels_last
+        self.device = torch.device(device)
+        self.autocast_dtype = autocast_dtype  # e.g. torch.bfloat16: mixed precision, float32 weights
+        self.g, self.d = self.g.to(self.device), self.d.to(self.device)
         if channels_last:
             self.g = self.g.to(memory_format=torch.channels_last)
             self.d = self.d.to(memory_format=torch.channels_last)
@@ -152,6 +156,12 @@ class TorchDCGAN:
 
     def step(self, real: torch.Tensor, z: torch.Tensor) -> dict:
         """One train step. real: [B, C, H, W] in [-1, 1]; z: [B, z_dim]."""
+        if self.autocast_dtype is None:
+            return self._step(real, z)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype):
+            return self._step(real, z)
+
+    def _step(self, real, z):
         fake = self.g_fwd(z)
         # D: real, then the detached fake; non-saturating minimax with logits.
         self.opt_d.zero_grad(set_to_none=True)
@@ -171,5 +181,5 @@ class TorchDCGAN:
 
     def to_input(self, images_nhwc) -> torch.Tensor:
         """NHWC numpy/jax images -> NCHW torch tensor (channels_last memory when asked)."""
-        x = torch.from_numpy(np.array(images_nhwc, dtype=np.float32)).permute(0, 3, 1, 2)
+        x = torch.from_numpy(np.array(images_nhwc, dtype=np.float32)).permute(0, 3, 1, 2).to(self.device)
         return x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)

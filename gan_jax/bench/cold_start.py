@@ -1,0 +1,106 @@
+"""Cold start: process start -> first completed ``dcgan_mnist`` train step, in fresh processes.
+
+Each run is a new Python process (``sys.executable -c ...``) that imports gan_jax,
+loads the embedded MNIST-5k, builds the state (jitted init) and the jitted step
+as ``gan-jax train`` does (``make_parallel_step``), and runs one step. Modes:
+
+* ``no-cache``    no persistent compilation cache
+* ``cache-cold``  ``jax_compilation_cache_dir`` set to an empty folder (the first run ever)
+* ``cache-warm``  the same folder again (every later run)
+
+    python benchmarks/cold_start.py --repeats 3 --json cold.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CHILD = r"""
+import os, sys, time, json
+t_start = float(sys.argv[1])
+marks = {"python_start": time.time() - t_start}
+import numpy as np
+import jax
+cache = sys.argv[2]
+if cache:
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+import gan_jax
+from gan_jax import configs
+from gan_jax.data import load_source
+from gan_jax.parallel import make_parallel_step
+from gan_jax.state import init_state
+marks["imports"] = time.time() - t_start
+config = configs.get("dcgan_mnist")
+source = load_source(config.dataset, resolution=config.resolution, channels=config.channels)
+batch = {"image": source.images[:config.batch_size].astype(np.float32) / 127.5 - 1.0}
+marks["data"] = time.time() - t_start
+ps = make_parallel_step(config)
+state = ps.put_state(init_state(config))
+jax.block_until_ready(state)
+marks["init_state"] = time.time() - t_start
+state, metrics = ps.step(state, ps.put_batch(batch))
+jax.block_until_ready((state, metrics))
+marks["first_step"] = time.time() - t_start
+print("MARKS " + json.dumps(marks))
+"""
+
+
+def run_once(cache: str, env=None) -> dict:
+    t0 = time.time()
+    out = subprocess.run([sys.executable, "-c", CHILD, repr(t0), cache], capture_output=True, text=True,
+                         env=env)
+    wall = time.time() - t0
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("MARKS ")), None)
+    if out.returncode or line is None:
+        raise RuntimeError(f"child failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    marks = json.loads(line[len("MARKS "):])
+    marks["process_exit"] = wall
+    return marks
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--modes", default="no-cache,cache-cold,cache-warm")
+    p.add_argument("--json")
+    args = p.parse_args(argv)
+    env = dict(os.environ)
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(args.repeats):
+            for mode in args.modes.split(","):
+                cache = ""
+                if mode == "cache-cold":
+                    cache = os.path.join(tmp, f"cold{i}")  # a fresh, empty folder each time
+                elif mode == "cache-warm":
+                    cache = os.path.join(tmp, "warm")
+                    if not os.path.isdir(cache):
+                        run_once(cache, env)  # populate it once
+                results.setdefault(mode, []).append(run_once(cache, env))
+                print(f"{mode} #{i}: first step done {results[mode][-1]['first_step']:.2f} s after start",
+                      file=sys.stderr, flush=True)
+    phases = ["python_start", "imports", "data", "init_state", "first_step", "process_exit"]
+    print("| mode | " + " | ".join(f"{ph} (s)" for ph in phases) + " |")
+    print("|---|" + "---|" * len(phases))
+    for mode, runs in results.items():
+        med = {ph: statistics.median(r[ph] for r in runs) for ph in phases}
+        print(f"| {mode} | " + " | ".join(f"{med[ph]:.2f}" for ph in phases) + " |")
+    print(f"\nmedians of {args.repeats} fresh processes; times are since the parent launched the "
+          f"process (cumulative); first_step = the first dcgan_mnist step completed.")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,209 @@
+"""The fast conv paths of ``gan_jax.models.layers`` compute the same functions as the plain lax ops.
+
+Every formulation (``conv_policy``) of the strided conv, the transposed conv and
+their gradients is compared with ``lax`` on random inputs, for the spatial
+sizes the DCGANs use (28/32/64 px stages; small channel counts keep it fast),
+to 1e-5 relative (tree-norm-wise); then whole generators/discriminators with
+the fast paths on and off.
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import models
+from gan_jax.configs import Config
+from gan_jax.models import layers
+from gan_jax.models.dcgan import Discriminator, Generator
+
+TOL = 1e-5
+FORWARD = ("lax", "winograd", "im2col", "subpixel")
+TRANSPOSE = ("lax", "subpixel", "winograd", "im2col", "adjoint", "phase")
+WGRAD = ("lax", "winograd", "im2col")
+ALL_LAX = {"forward": "lax", "transpose": "lax", "wgrad": "lax"}
+# Each formulation of each op (the others lax), everything Winograd (with and without the
+# tiles kept for the backward pass), and the library default.
+POLICIES = ([{}] + [{**ALL_LAX, "forward": f} for f in FORWARD] + [{**ALL_LAX, "transpose": t} for t in TRANSPOSE]
+            + [{**ALL_LAX, "wgrad": w} for w in WGRAD]
+            + [{"forward": "winograd", "transpose": "winograd", "wgrad": "winograd", "reuse_tiles": r}
+               for r in (True, False)])
+
+
+def _rel(a, b) -> float:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert [x.shape for x in la] == [y.shape for y in lb]
+    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
+    den = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb))
+    return float(num / den)
+
+
+def _normal(key, shape, scale=1.0):
+    return scale * jax.random.normal(jax.random.PRNGKey(key), shape, jnp.float32)
+
+
+# (input size, in channels, out channels) of the stride-2 4x4 convs of D at 28/32/64 px
+# (and of the transposed convs of G, read backwards), with small channel counts.
+# The rest of the 32/64 px stages run with ``-m slow``.
+_slow = pytest.mark.slow
+STRIDED = [(28, 1, 8), (14, 8, 16), (8, 16, 8), (7, 8, 4),
+           pytest.param(32, 3, 8, marks=_slow), pytest.param(16, 8, 16, marks=_slow),
+           pytest.param(4, 8, 16, marks=_slow), pytest.param(64, 3, 8, marks=_slow),
+           pytest.param(5, 3, 4, marks=_slow)]
+TRANSPOSED = [(7, 16, 8), (14, 8, 1), (4, 16, 8), (16, 8, 3),
+              pytest.param(8, 8, 16, marks=_slow), pytest.param(32, 8, 3, marks=_slow),
+              pytest.param(3, 4, 5, marks=_slow)]
+
+
+def _vjp_all(f, *args):
+    y, pullback = jax.vjp(f, *args)
+    g = _normal(99, y.shape)
+    return y, pullback(g)
+
+
+@pytest.mark.parametrize("size,cin,cout", STRIDED)
+def test_strided_conv_fast_matches_lax(size, cin, cout):
+    u = _normal(1, (2, size, size, cin))
+    k = _normal(2, (4, 4, cin, cout), 0.1)
+    ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
+    for policy in POLICIES:
+        with layers.conv_policy(**policy):
+            out = _vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k)
+        assert _rel(out, ref) <= TOL, (policy, _rel(out, ref))
+
+
+@pytest.mark.parametrize("size,cin,cout", TRANSPOSED)
+def test_conv_transpose_fast_matches_lax(size, cin, cout):
+    x = _normal(3, (2, size, size, cin))
+    k = _normal(4, (4, 4, cin, cout), 0.1)
+    ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), x, k)
+    for policy in POLICIES:
+        with layers.conv_policy(**policy):
+            out = _vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, k)
+        assert _rel(out, ref) <= TOL, (policy, _rel(out, ref))
+
+
+@pytest.mark.parametrize("tile", [2, 4])
+@pytest.mark.parametrize("size,cin,cout", [(32, 16, 8), (14, 8, 16), (8, 32, 16)])
+def test_winograd_tiles(tile, size, cin, cout):
+    """F(2x2, 2x2) and F(4x4, 2x2), forward and both gradients, as one policy."""
+    u = _normal(5, (2, size, size, cin))
+    k = _normal(6, (4, 4, cin, cout), 0.1)
+    ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
+    ref_t = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), u, k)
+    with layers.conv_policy(forward="winograd", transpose="winograd", wgrad="winograd", winograd_tile=tile):
+        out = _vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k)
+        out_t = _vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), u, k)
+    assert _rel(out, ref) <= TOL
+    assert _rel(out_t, ref_t) <= TOL
+
+
+@pytest.mark.parametrize("size", [2, 3, 5, 6, 9])
+def test_winograd_conv2x2_any_size(size):
+    u = _normal(7, (2, size, size + 1, 6))
+    k = _normal(8, (2, 2, 6, 5))
+    ref = jax.lax.conv_general_dilated(u, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    for m in (2, 4):
+        assert _rel(layers.winograd_conv2x2(u, k, m), ref) <= TOL
+
+
+def test_space_to_depth_round_trip():
+    x = _normal(9, (2, 6, 8, 3))
+    y = layers.space_to_depth(x, 2)
+    assert y.shape == (2, 3, 4, 12)
+    np.testing.assert_array_equal(layers.depth_to_space(y, 2), x)
+    np.testing.assert_array_equal(y[0, 1, 2, 3:6], x[0, 2, 5])  # channel block (a, b) = (0, 1)
+
+
+@pytest.mark.parametrize("size,cin,cout", [(8, 8, 16), (7, 4, 8), (28, 1, 8)])
+def test_transposed_conv_is_the_adjoint_of_strided_conv(size, cin, cout):
+    """conv_transpose_fast(y, K^T) == the vjp of strided_conv w.r.t. its input (same padding/stride)."""
+    u = _normal(10, (2, size, size, cin))
+    k = _normal(11, (4, 4, cin, cout), 0.1)
+    y, pullback = jax.vjp(lambda a: layers.strided_conv(a, k, 2, 1), u)
+    g = _normal(12, y.shape)
+    (du,) = pullback(g)
+    adjoint = jnp.swapaxes(k, 2, 3)
+    for t in TRANSPOSE:
+        got = layers.conv_transpose_forward(g, adjoint, 2, 1, t, size=(size, size))
+        assert _rel(got, du) <= TOL, t
+    if size % 2 == 0:  # even sizes: the plain transposed conv too
+        assert _rel(layers.conv_transpose_fast(g, adjoint, 2, 1), du) <= TOL
+    # <A u, g> == <u, A^T g>
+    lhs = jnp.vdot(layers.strided_conv(u, k, 2, 1), g)
+    rhs = jnp.vdot(u, layers.conv_transpose_forward(g, adjoint, 2, 1, "winograd", size=(size, size)))
+    assert abs(float(lhs - rhs)) <= 1e-4 * abs(float(lhs))
+
+
+@pytest.mark.parametrize("base,zdim,cout", [(7, 16, 32), (4, 16, 64)])
+def test_projection_is_the_transposed_conv_of_a_1x1_input(base, zdim, cout):
+    z = _normal(13, (3, 1, 1, zdim))
+    k = _normal(14, (base, base, zdim, cout), 0.1)
+    ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 1, 0), z, k)
+    assert _rel(_vjp_all(layers.project, z, k), ref) <= TOL
+    assert _rel(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 1, 0), z, k), ref) <= TOL
+
+
+@pytest.mark.parametrize("base", [4, 7])
+def test_final_valid_conv_matches_lax(base):
+    """D's last layer (base x base, stride 1, no padding) through the flax Conv fast path."""
+    u = _normal(15, (3, base, base, 16))
+    k = _normal(16, (base, base, 16, 1), 0.1)
+    ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 1, 0), u, k)
+    assert _rel(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 1, 0), u, k), ref) <= TOL
+
+
+def test_conv_general_dilated_fast_falls_back_to_lax():
+    u = _normal(17, (2, 9, 9, 3))
+    k = _normal(18, (3, 3, 3, 4))
+    dn = jax.lax.conv_dimension_numbers(u.shape, k.shape, ("NHWC", "HWIO", "NHWC"))
+    for pad, rhs_dil in [(((1, 2), (1, 2)), (1, 1)), (((1, 1), (1, 1)), (2, 2)), ("SAME", (1, 1))]:
+        got = layers._conv_general_dilated_fast(u, k, (2, 2), pad, rhs_dilation=rhs_dil, dimension_numbers=dn)
+        ref = jax.lax.conv_general_dilated(u, k, (2, 2), pad, rhs_dilation=rhs_dil, dimension_numbers=dn)
+        np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-6)
+
+
+def test_conv_policy_rejects_unknown_keys_and_restores():
+    before = dict(layers._POLICY)
+    with pytest.raises(ValueError):
+        with layers.conv_policy(fwd="lax"):
+            pass
+    with layers.conv_policy(forward="lax"):
+        assert layers._POLICY["forward"] == "lax"
+    assert layers._POLICY == before
+
+
+def test_conv_parameter_layout_unchanged():
+    """The fast path keeps the checkpoint layout: D's kernels live at Conv_i/Conv_0/kernel."""
+    d = Discriminator(28, 1, 8)
+    variables = jax.eval_shape(lambda: d.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1)), train=False))
+    assert variables["params"]["Conv_1"]["Conv_0"]["kernel"].shape == (4, 4, 8, 16)
+
+
+@pytest.mark.parametrize("resolution,channels", [(28, 1), (32, 3), (64, 3)])
+def test_networks_fast_and_plain_compute_the_same(resolution, channels):
+    """Whole G and D: fast paths on vs every conv the plain lax op; outputs and all gradients."""
+    config = Config(resolution=resolution, channels=channels, g_width=8, d_width=8, z_dim=16)
+    g_fast, d_fast = models.build(config)
+    g_plain = Generator(resolution, channels, 8, fast_conv=False)
+    z = _normal(19, (4, 16))
+    x = jnp.tanh(_normal(20, (4, resolution, resolution, channels)))
+    g_vars = g_fast.init(jax.random.PRNGKey(1), z, train=False)
+    d_vars = d_fast.init(jax.random.PRNGKey(2), x, train=False)
+
+    def run(g_net, d_net):
+        def loss(gp, dp, z, x):
+            fake, _ = g_net.apply({"params": gp, "batch_stats": g_vars["batch_stats"]}, z, train=True,
+                                  mutable=["batch_stats"])
+            logits, _ = d_net.apply({"params": dp, "batch_stats": d_vars["batch_stats"]},
+                                    jnp.concatenate([fake, x]), train=True, mutable=["batch_stats"])
+            return jnp.sum(jnp.sin(logits)), (fake, logits)
+
+        (value, aux), grads = jax.value_and_grad(loss, argnums=(0, 1, 2, 3), has_aux=True)(
+            g_vars["params"], d_vars["params"], z, x)
+        return value, aux, grads
+
+    fast = jax.jit(lambda: run(g_fast, d_fast))()
+    with layers.plain_convs():
+        plain = jax.jit(lambda: run(g_plain, d_fast))()
+    assert _rel(fast[1], plain[1]) <= TOL  # images and logits
+    assert _rel(fast[2], plain[2]) <= TOL  # gradients w.r.t. G params, D params, z, x
