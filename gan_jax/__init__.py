@@ -3,22 +3,46 @@
 The public API::
 
     from gan_jax import Config, configs, init_state, make_train_step, make_parallel_step
+
+Names are imported on first use (PEP 562), so ``import gan_jax`` and ``gan-jax --help``
+stay fast and the command line can install its signal handlers before JAX loads.
 """
-from gan_jax import configs, data, losses, models
-from gan_jax.checkpoint import Checkpoints
-from gan_jax.configs import Config
-from gan_jax.errors import UserError
-from gan_jax.models import Discriminator, Generator
-from gan_jax.parallel import make_parallel_step
-from gan_jax.sampling import generate
-from gan_jax.state import GANState, abstract_state, init_state, make_optimizers
-from gan_jax.step import make_sample_fn, make_train_step
-from gan_jax.train import train
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Checkpoints", "Config", "Discriminator", "GANState", "Generator", "UserError",
-    "abstract_state", "configs", "data", "generate", "init_state", "losses", "make_optimizers",
-    "make_parallel_step", "make_sample_fn", "make_train_step", "models", "train",
-]
+_EXPORTS = {
+    "Checkpoints": "gan_jax.checkpoint",
+    "Config": "gan_jax.configs",
+    "UserError": "gan_jax.errors",
+    "Discriminator": "gan_jax.models",
+    "Generator": "gan_jax.models",
+    "make_parallel_step": "gan_jax.parallel",
+    "generate": "gan_jax.sampling",
+    "GANState": "gan_jax.state",
+    "abstract_state": "gan_jax.state",
+    "init_state": "gan_jax.state",
+    "make_optimizers": "gan_jax.state",
+    "make_sample_fn": "gan_jax.step",
+    "make_train_step": "gan_jax.step",
+    "train": "gan_jax.train",
+}
+_SUBMODULES = ("configs", "data", "losses", "metrics", "models")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES])
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"gan_jax.{name}")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gan_jax' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *__all__])

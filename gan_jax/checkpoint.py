@@ -49,6 +49,10 @@ class Checkpoints:
         self._manager.reload()
         return sorted(self._manager.all_steps())
 
+    def meta(self, step: int) -> dict | None:
+        """The JSON metadata saved with ``step`` (None if unreadable)."""
+        return self._read_meta(step)
+
     def save(self, state, meta: dict) -> None:
         """Write ``state`` (a host pytree) at ``int(state.step)``; a no-op if that step exists."""
         step = int(jax.device_get(state.step))
@@ -126,3 +130,26 @@ def _check_signature(saved: dict, expected: dict, directory: str, step: int) -> 
     if diff:
         parts = ", ".join(f"{k}: checkpoint has {a!r}, config has {b!r}" for k, (a, b) in diff.items())
         raise UserError(f"checkpoint {directory}/{step} was written for a different model ({parts})")
+
+
+def restore_run(workdir: str, config, checkpoint: str = "latest") -> tuple[Any, dict]:
+    """``(state, meta)`` of a run directory's checkpoint: ``latest``, ``best`` or a step number."""
+    from gan_jax import workdir as wd
+    from gan_jax.state import abstract_state
+
+    if checkpoint == "best":
+        directory = wd.best_checkpoint_dir(workdir)
+        if not os.path.isdir(directory):
+            raise UserError(f"--checkpoint best: {workdir} has no best checkpoint; it is kept when the "
+                            f"run evaluates during training (--set eval_every=K --set eval_extractor=...)")
+        step: int | str = "latest"
+    else:
+        directory = wd.checkpoint_dir(workdir)
+        if checkpoint == "latest":
+            step = "latest"
+        else:
+            try:
+                step = int(checkpoint)
+            except ValueError:
+                raise UserError(f"--checkpoint {checkpoint}: expected latest, best or a step number") from None
+    return Checkpoints(directory).restore(abstract_state(config), signature(config), step)

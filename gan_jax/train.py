@@ -68,6 +68,38 @@ class _StopSignals:
             signal.signal(sig, handler)
 
 
+class _PeriodicEval:
+    """Evaluation every ``config.eval_every`` steps, and the ``best`` checkpoint it keeps.
+
+    The extractor and the real-data reference are loaded once, before training,
+    so a bad ``eval_extractor`` fails at start-up. The best value so far is read
+    back from the best checkpoint's metadata on resume.
+    """
+
+    def __init__(self, config, workdir: str, meta: dict):
+        from gan_jax.metrics import evaluation as ev
+        from gan_jax.metrics.extractors import load_extractor
+
+        self.config, self.meta, self._ev = config, meta, ev
+        self.extractor = load_extractor(config.eval_extractor)
+        self.reference = ev.real_reference(config, self.extractor)
+        self.best = Checkpoints(wd.best_checkpoint_dir(workdir), keep=1)
+        steps = self.best.steps()
+        saved = self.best.meta(steps[-1]) if steps else None
+        self.best_value = (saved or {}).get("eval", {}).get(config.eval_metric)
+
+    def __call__(self, host_state, step: int, log: MetricsLog) -> dict:
+        c = self.config
+        result = self._ev.evaluate(c, host_state, self.extractor, num=c.eval_num, reference=self.reference)
+        log.scalars(step, {f"eval/{k}": v for k, v in result.items() if isinstance(v, float)})
+        value = result[c.eval_metric]
+        lower = self._ev.LOWER_IS_BETTER[c.eval_metric]
+        if self.best_value is None or (value < self.best_value if lower else value > self.best_value):
+            self.best_value = value
+            self.best.save(jax.device_get(host_state), {**self.meta, "eval": {**result, "step": step}})
+        return result
+
+
 def _print(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -107,6 +139,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     wd.save_config(workdir, config)
     meta = {"signature": sig, "config": config.to_dict()}
 
+    evaluate = _PeriodicEval(config, workdir, meta) if config.eval_every else None
     log = MetricsLog(workdir, start_step=start)
     grid_z = _grid_latents(config)
 
@@ -177,6 +210,11 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                     check_finite(runner.get_state(device_state))
             if step % config.sample_every == 0 or step == config.steps:
                 write_samples(runner.get_state(device_state), step)
+            if evaluate is not None and (step % config.eval_every == 0 or step == config.steps):
+                res = evaluate(runner.get_state(device_state), step, log)
+                if bar is not None:
+                    bar.write(f"step {step}: {config.eval_metric} = {res[config.eval_metric]:.4f} "
+                              f"({res['extractor']}); best {evaluate.best_value:.4f}")
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save(device_state)
         if stop.received:

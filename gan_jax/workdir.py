@@ -7,6 +7,8 @@
     DIR/tensorboard/         TensorBoard event files
     DIR/samples/step_XXXXXXX.png   sample grids from a fixed latent batch
     DIR/checkpoints/<step>/  orbax checkpoints (the newest ``keep_checkpoints``)
+    DIR/best/<step>/         the best checkpoint by ``eval_metric`` (with evaluation on)
+    DIR/eval.json            the last ``gan-jax evaluate`` result
 """
 from __future__ import annotations
 
@@ -47,6 +49,14 @@ def config_path(workdir: str) -> str:
 
 def checkpoint_dir(workdir: str) -> str:
     return os.path.join(workdir, "checkpoints")
+
+
+def best_checkpoint_dir(workdir: str) -> str:
+    return os.path.join(workdir, "best")
+
+
+def eval_path(workdir: str) -> str:
+    return os.path.join(workdir, "eval.json")
 
 
 def save_config(workdir: str, config) -> None:

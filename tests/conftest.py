@@ -3,6 +3,7 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", "")  # the CLI tests must not fill ~/.cache
 
 import pytest  # noqa: E402
 

@@ -18,12 +18,29 @@ def trained_run(tmp_path_factory):
     return workdir
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sample", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["train", "--help"], ["sample", "--help"], ["bench", "--help"]])
 def test_help(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 0
     assert "usage: gan-jax" in capsys.readouterr().out
+
+
+def test_compilation_cache_dir(monkeypatch, tmp_path):
+    import jax
+    from gan_jax.cli import _enable_compilation_cache
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "xla"))
+        _enable_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
+        monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+        _enable_compilation_cache()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache" / "gan_jax" / "xla")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
 
 
 def test_sample_png_and_npy(trained_run, tmp_path, capsys):
@@ -58,6 +75,9 @@ def _bad_inputs(tmp_path, trained_run):
     small = tmp_path / "small"
     small.mkdir()
     Image.new("L", (16, 16)).save(small / "tiny.png")
+    unlabelled = tmp_path / "unlabelled"
+    unlabelled.mkdir()
+    Image.new("L", (32, 32)).save(unlabelled / "a.png")
     return {
         "unknown config": (["train", "--config", "nope", "--workdir", str(tmp_path / "w")], "--config nope"),
         "unknown --set key": (["train", "--workdir", str(tmp_path / "w"), "--set", "lr=1"], "--set lr"),
@@ -98,6 +118,23 @@ def _bad_inputs(tmp_path, trained_run):
                                   "--out", str(tmp_path / "s.png")], "--checkpoint 999"),
         "sample: bad step": (["sample", "--workdir", trained_run, "--checkpoint", "best?",
                               "--out", str(tmp_path / "s.png")], "--checkpoint best?"),
+        "sample: no best checkpoint": (["sample", "--workdir", trained_run, "--checkpoint", "best",
+                                        "--out", str(tmp_path / "s.png")], "no best checkpoint"),
+        "evaluate: no extractor": (["evaluate", "--workdir", trained_run], "--extractor"),
+        "evaluate: unknown extractor": (["evaluate", "--workdir", trained_run, "--extractor", "vgg:x"], "vgg:x"),
+        "evaluate: not a classifier": (["evaluate", "--workdir", trained_run, "--extractor",
+                                        f"classifier:{empty}"], "not a classifier directory"),
+        "evaluate: missing weights": (["evaluate", "--workdir", trained_run, "--extractor",
+                                       "inception:/nonexistent.npz"], "/nonexistent.npz"),
+        "evaluate: bad --num": (["evaluate", "--workdir", trained_run, "--extractor", "classifier:x",
+                                 "--num", "1"], "--num 1"),
+        "eval_every without extractor": (["train", "--workdir", str(tmp_path / "w"), "--set", "eval_every=10"],
+                                         "eval_extractor"),
+        "unknown eval_metric": (["train", "--workdir", str(tmp_path / "w"), "--set", "eval_metric=fid"],
+                                "eval_metric='fid'"),
+        "classifier: unlabelled data": (["train-classifier", "--dataset", f"folder:{unlabelled}",
+                                         "--out", str(tmp_path / "c")], "has no labels"),
+        "classifier: out is a file": (["train-classifier", "--out", str(a_file)], "is a file"),
         "unknown subcommand": (["frobnicate"], "invalid choice"),
         "unknown flag": (["train", "--stepz", "3"], "unrecognized arguments"),
         "ill-typed flag": (["train", "--steps", "many"], "invalid int value"),

@@ -58,6 +58,16 @@ def validate(config: Config) -> Config:
     for key in ("beta1", "beta2"):
         if not 0.0 <= getattr(config, key) < 1.0:
             raise UserError(f"{key}={getattr(config, key)}: expected a value in [0, 1)")
+    if config.eval_every < 0:
+        raise UserError(f"eval_every={config.eval_every}: expected 0 (off) or a positive step interval")
+    if config.eval_every and not config.eval_extractor:
+        raise UserError(f"eval_every={config.eval_every}: needs eval_extractor=classifier:DIR or "
+                        f"inception:FILE.npz")
+    if config.eval_num < 2:
+        raise UserError(f"eval_num={config.eval_num}: expected at least 2 samples")
+    metrics = ("fd", "kid", "is", "precision", "recall")
+    if config.eval_metric not in metrics:
+        raise UserError(f"eval_metric={config.eval_metric!r}: expected one of {', '.join(metrics)}")
     return config
 
 

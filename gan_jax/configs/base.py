@@ -58,6 +58,17 @@ class Config:
     keep_checkpoints: int = 3
     grid_size: int = 64
     """Number of images in the periodic sample grid (a fixed latent batch)."""
+    # --- evaluation during training -----------------------------------------
+    eval_every: int = 0
+    """Evaluate every K steps and at the end (0: never); needs ``eval_extractor``."""
+    eval_extractor: str = ""
+    """Feature extractor: ``classifier:DIR`` (from ``gan-jax train-classifier``) or
+    ``inception:FILE.npz`` (converted FID Inception weights)."""
+    eval_num: int = 2000
+    """Samples per evaluation."""
+    eval_metric: str = "fd"
+    """The metric that picks the ``best`` checkpoint: fd, kid (lower is better),
+    is, precision, recall (higher is better)."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

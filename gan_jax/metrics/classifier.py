@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import tqdm
 
 from gan_jax.errors import UserError
 
@@ -63,11 +64,11 @@ class Classifier:
         return p.argmax(-1), p.max(-1)
 
     def save(self, directory: str) -> None:
+        """Write ``params.msgpack`` and ``info.json`` (each atomically; info last, so a
+        directory with ``info.json`` always has its weights)."""
         os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, "params.msgpack"), "wb") as f:
-            f.write(flax.serialization.to_bytes(self.params))
-        with open(os.path.join(directory, "info.json"), "w") as f:
-            json.dump(self.info, f, indent=2)
+        _write_atomic(os.path.join(directory, "params.msgpack"), flax.serialization.to_bytes(self.params))
+        _write_atomic(os.path.join(directory, "info.json"), json.dumps(self.info, indent=2).encode())
 
     @classmethod
     def load(cls, directory: str) -> "Classifier":
@@ -84,9 +85,16 @@ class Classifier:
         return cls(net, params, info)
 
 
+def _write_atomic(path: str, payload: bytes) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(payload)
+    os.replace(tmp, path)
+
+
 def train_classifier(images: np.ndarray, labels: np.ndarray, *, num_classes: int, steps: int = 1500,
                      batch_size: int = 128, seed: int = 0, holdout: float = 0.1,
-                     name: str = "classifier") -> Classifier:
+                     name: str = "classifier", progress: bool = False) -> Classifier:
     """Train on images [N, H, W, C] in [-1, 1] with int labels [N]; reports held-out accuracy in ``info``."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(images))
@@ -101,14 +109,13 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, *, num_classes: int
     @jax.jit
     def step(params, opt, x, y, key):
         def loss_fn(p):
-            x_aug = x + 0.0  # inputs are used as they are; dropout regularises
-            logits, _ = net.apply({"params": p}, x_aug, train=True, rngs={"dropout": key})
+            logits, _ = net.apply({"params": p}, x, train=True, rngs={"dropout": key})
             return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
         loss, g = jax.value_and_grad(loss_fn)(params)
         updates, opt = tx.update(g, opt, params)
         return optax.apply_updates(params, updates), opt, loss
 
-    for i in range(steps):
+    for _ in tqdm.trange(steps, desc="train classifier", disable=not progress, dynamic_ncols=True):
         idx = tr[rng.integers(0, len(tr), batch_size)]
         key, sub = jax.random.split(key)
         params, opt, _ = step(params, opt, jnp.asarray(images[idx]), jnp.asarray(labels[idx]), sub)

@@ -63,6 +63,7 @@ class Discriminator(nn.Module):
     resolution: int = 28
     channels: int = 1
     width: int = 64
+    fast_conv: bool = True
     axis_name: str | None = None
     dtype: Any = jnp.float32
 
@@ -70,10 +71,10 @@ class Discriminator(nn.Module):
     def __call__(self, x, train: bool = True):
         base, stages = base_and_stages(self.resolution)
         features = self.width
-        x = nn.leaky_relu(Conv(features, 4, 2, 1, dtype=self.dtype)(x), 0.2)
+        x = nn.leaky_relu(Conv(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x), 0.2)
         for _ in range(stages - 1):
             features *= 2
-            x = Conv(features, 4, 2, 1, dtype=self.dtype)(x)
+            x = Conv(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
             x = nn.leaky_relu(batch_norm(train, self.axis_name, self.dtype)(x), 0.2)
-        x = Conv(1, base, dtype=self.dtype)(x)
+        x = Conv(1, base, fast=self.fast_conv, dtype=self.dtype)(x)
         return x.reshape(x.shape[0]).astype(jnp.float32)
