@@ -16,10 +16,12 @@ import jax.numpy as jnp
 import optax
 from jax import lax
 
-from gan_jax import losses, models
+from gan_jax import losses, models, penalties
+from gan_jax.data.augment import diff_augment
 from gan_jax.state import GANState, make_optimizers
 
 Batch = dict  # {"image": float32 [B, H, W, C] in [-1, 1]}
+_AUGMENT_STREAM = 1  # fold_in tag: augmentation/penalty keys leave the latent stream alone
 Metrics = dict  # name -> float32 []
 
 
@@ -57,6 +59,25 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
     tx_g, tx_d = make_optimizers(config)
     loss = losses.get(config.loss)
     n_critic = config.n_critic
+    policy = config.augment
+
+    def augment(x, key):
+        """DiffAugment of D's input (real or fake); the identity without a policy."""
+        return diff_augment(x, key, policy) if policy else x
+
+    def penalty(d_params, d_stats, real, fake, key, step):
+        """Weighted input-gradient penalties (a scalar) and their values for the metrics."""
+        d_fn = lambda x: discriminate(d_params, d_stats, x)[0]  # noqa: E731 - no BatchNorm: validated
+        total, values = jnp.float32(0.0), {}
+        if config.gp_weight:
+            values["gp"] = penalties.gradient_penalty(d_fn, real, fake, key)
+            total += config.gp_weight * values["gp"]
+        if config.r1_gamma:
+            k = config.r1_every
+            values["r1"] = lax.cond(step % k == 0, lambda: penalties.r1_penalty(d_fn, real),
+                                    lambda: jnp.float32(0.0))
+            total += 0.5 * config.r1_gamma * k * values["r1"]
+        return total, values
 
     def generate(g_params, g_stats, z):
         fake, new = g_net.apply({"params": g_params, "batch_stats": g_stats}, z, train=True,
@@ -66,27 +87,36 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
     def discriminate(d_params, d_stats, x):
         logits, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, train=True,
                                   mutable=["batch_stats"])
-        return logits, new["batch_stats"]
+        return logits, new.get("batch_stats", {})
 
-    def d_objective(d_params, d_stats, real, fake):
+    def d_objective(d_params, d_stats, real, fake, key, step):
+        k_real, k_fake, k_pen = jax.random.split(key, 3)
+        real, fake = augment(real, k_real), augment(fake, k_fake)
         # Two passes (real, then fake) as in the PyTorch reference: BatchNorm sees each batch alone.
         real_logits, d_stats = discriminate(d_params, d_stats, real)
         fake_logits, d_stats = discriminate(d_params, d_stats, fake)
         value = loss.d_loss(real_logits, fake_logits)
-        return value, (d_stats, real_logits, fake_logits)
+        pen, pen_values = penalty(d_params, d_stats, real, fake, k_pen, step)
+        return value + pen, (value, pen_values, d_stats, real_logits, fake_logits)
 
-    def d_update(d_params, d_stats, d_opt, real, fake):
-        (value, (d_stats, real_logits, fake_logits)), grads = jax.value_and_grad(
-            d_objective, has_aux=True)(d_params, d_stats, real, fake)
-        grads, value = _mean((grads, value), axis_name)
+    def d_update(d_params, d_stats, d_opt, real, fake, key, step):
+        (_, (value, pen_values, d_stats, real_logits, fake_logits)), grads = jax.value_and_grad(
+            d_objective, has_aux=True)(d_params, d_stats, real, fake, key, step)
+        grads, value, pen_values = _mean((grads, value, pen_values), axis_name)
         updates, d_opt = tx_d.update(grads, d_opt, d_params)
-        return optax.apply_updates(d_params, updates), d_stats, d_opt, value, grads, real_logits, fake_logits
+        return (optax.apply_updates(d_params, updates), d_stats, d_opt, value, grads, real_logits,
+                fake_logits, pen_values)
 
     def step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
         real = batch["image"]
         b = real.shape[0]
         key, step_key = jax.random.split(state.key)
         z_keys = jax.random.split(step_key, n_critic)
+        # Augmentation and penalty randomness: own streams, different on every device.
+        aux_key = jax.random.fold_in(step_key, _AUGMENT_STREAM)
+        if axis_name is not None:
+            aux_key = jax.random.fold_in(aux_key, lax.axis_index(axis_name))
+        d_keys = jax.random.split(aux_key, n_critic + 1)
         d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
         ok_d = jnp.array(True)
 
@@ -94,21 +124,21 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
         for i in range(n_critic - 1):
             z = latents(z_keys[i], b, config.z_dim, axis_name)
             fake, _ = generate(state.g_params, state.g_stats, z)
-            d_params, d_stats, d_opt, d_loss, d_grads, _, _ = d_update(
-                d_params, d_stats, d_opt, real, lax.stop_gradient(fake))
+            d_params, d_stats, d_opt, d_loss, d_grads, _, _, _ = d_update(
+                d_params, d_stats, d_opt, real, lax.stop_gradient(fake), d_keys[i], state.step)
             ok_d &= jnp.isfinite(d_loss) & _finite(d_grads)
 
         # Last critic iteration and the generator update share one generator forward pass.
         z = latents(z_keys[-1], b, config.z_dim, axis_name)
         fake, g_pullback, g_stats = jax.vjp(
             lambda p: generate(p, state.g_stats, z), state.g_params, has_aux=True)
-        d_params, d_stats, d_opt, d_loss, d_grads, real_logits, fake_logits = d_update(
-            d_params, d_stats, d_opt, real, lax.stop_gradient(fake))
+        d_params, d_stats, d_opt, d_loss, d_grads, real_logits, fake_logits, pen_values = d_update(
+            d_params, d_stats, d_opt, real, lax.stop_gradient(fake), d_keys[n_critic - 1], state.step)
         nf_d_loss = ~jnp.isfinite(d_loss)
         nf_d_grads = ~(_finite(d_grads) & ok_d)
 
         def g_objective(fake):
-            logits, new_d_stats = discriminate(d_params, d_stats, fake)
+            logits, new_d_stats = discriminate(d_params, d_stats, augment(fake, d_keys[n_critic]))
             return loss.g_loss(logits), new_d_stats
 
         (g_loss, d_stats), d_fake = jax.value_and_grad(g_objective, has_aux=True)(fake)
@@ -143,6 +173,7 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
             "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
         }, axis_name)
+        metrics.update(pen_values)  # already averaged over devices
         metrics["nonfinite"] = what
         return new_state, metrics
 

@@ -76,12 +76,12 @@ class _PeriodicEval:
     back from the best checkpoint's metadata on resume.
     """
 
-    def __init__(self, config, workdir: str, meta: dict):
+    def __init__(self, config, workdir: str, meta: dict, extractor=None):
         from gan_jax.metrics import evaluation as ev
         from gan_jax.metrics.extractors import load_extractor
 
         self.config, self.meta, self._ev = config, meta, ev
-        self.extractor = load_extractor(config.eval_extractor)
+        self.extractor = extractor or load_extractor(config.eval_extractor)
         self.reference = ev.real_reference(config, self.extractor)
         self.best = Checkpoints(wd.best_checkpoint_dir(workdir), keep=1)
         steps = self.best.steps()
@@ -116,7 +116,7 @@ def train(config, workdir: str, *, progress: bool = True) -> TrainResult:
 
 def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainResult:
     configs.validate(config)
-    workdir = wd.prepare(workdir)
+    wd.check(workdir)
     t_start = time.time()
     source = data.load_source(config.dataset, resolution=config.resolution,
                               channels=config.channels, tfds_data_dir=config.tfds_data_dir or None)
@@ -125,6 +125,11 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     if config.batch_size > len(source):
         raise UserError(f"batch_size={config.batch_size}: larger than the dataset "
                         f"{config.dataset!r} ({len(source)} images)")
+    extractor = None
+    if config.eval_every:
+        from gan_jax.metrics.extractors import load_extractor
+        extractor = load_extractor(config.eval_extractor)
+    workdir = wd.prepare(workdir)  # only now: bad input above leaves no directory behind
 
     ckpts = Checkpoints(wd.checkpoint_dir(workdir), keep=config.keep_checkpoints)
     sig = signature(config)
@@ -139,7 +144,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     wd.save_config(workdir, config)
     meta = {"signature": sig, "config": config.to_dict()}
 
-    evaluate = _PeriodicEval(config, workdir, meta) if config.eval_every else None
+    evaluate = _PeriodicEval(config, workdir, meta, extractor) if config.eval_every else None
     log = MetricsLog(workdir, start_step=start)
     grid_z = _grid_latents(config)
 

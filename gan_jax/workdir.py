@@ -20,11 +20,17 @@ from gan_jax import configs
 from gan_jax.errors import UserError
 
 
-def prepare(workdir: str) -> str:
-    """Create ``workdir`` (and ``samples/``) if needed; UserError if it is a file or unwritable."""
+def check(workdir: str) -> str:
+    """The absolute path of ``workdir``; UserError if it exists and is not a directory."""
     workdir = os.path.abspath(workdir)
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise UserError(f"--workdir {workdir}: is a file; expected a directory (existing or new)")
+    return workdir
+
+
+def prepare(workdir: str) -> str:
+    """Create ``workdir`` (and ``samples/``) if needed; UserError if it is a file or unwritable."""
+    workdir = check(workdir)
     try:
         os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
     except OSError as e:

@@ -130,6 +130,8 @@ def _bad_inputs(tmp_path, trained_run):
                                  "--num", "1"], "--num 1"),
         "eval_every without extractor": (["train", "--workdir", str(tmp_path / "w"), "--set", "eval_every=10"],
                                          "eval_extractor"),
+        "eval: bad extractor": (["train", "--workdir", str(tmp_path / "w"), "--set", "eval_every=10",
+                                 "--set", f"eval_extractor=classifier:{empty}"], "not a classifier directory"),
         "unknown eval_metric": (["train", "--workdir", str(tmp_path / "w"), "--set", "eval_metric=fid"],
                                 "eval_metric='fid'"),
         "classifier: unlabelled data": (["train-classifier", "--dataset", f"folder:{unlabelled}",
@@ -154,6 +156,7 @@ def test_bad_inputs_give_one_line_errors(tmp_path, trained_run, capsys):
         assert culprit in lines[0], f"{name}: {culprit!r} not in {lines[0]!r}"
         assert "Traceback" not in err
     assert not os.path.exists(tmp_path / "s.png") and not os.path.exists(tmp_path / "s.jpg")
+    assert not os.path.exists(tmp_path / "w") and not os.path.exists(tmp_path / "c")  # nothing half-made
 
 
 def test_corrupt_checkpoint_falls_back_to_previous(trained_run, tmp_path, capsys):

@@ -27,6 +27,7 @@ _CHOICES = {
     "resolution": (28, 32, 64),
     "channels": (1, 3),
     "model": ("dcgan",),
+    "d_norm": ("batch", "none"),
     "nonfinite": ("stop", "skip"),
     "parallel": ("auto", "none", "jit", "pmap"),
     "compute_dtype": ("float32", "bfloat16"),
@@ -65,6 +66,18 @@ def validate(config: Config) -> Config:
                         f"inception:FILE.npz")
     if config.eval_num < 2:
         raise UserError(f"eval_num={config.eval_num}: expected at least 2 samples")
+    if config.gp_weight < 0 or config.r1_gamma < 0:
+        raise UserError(f"gp_weight={config.gp_weight}, r1_gamma={config.r1_gamma}: expected values >= 0")
+    if config.r1_every < 1:
+        raise UserError(f"r1_every={config.r1_every}: expected a positive step interval")
+    if (config.gp_weight or config.r1_gamma) and config.d_norm == "batch":
+        raise UserError("gp_weight/r1_gamma need per-sample input gradients, which BatchNorm in D mixes "
+                        "across the batch; expected d_norm=none with a gradient penalty")
+    from gan_jax.data.augment import parse_policy
+    try:
+        parse_policy(config.augment)
+    except ValueError as e:
+        raise UserError(f"augment={config.augment!r}: {e}") from None
     metrics = ("fd", "kid", "is", "precision", "recall")
     if config.eval_metric not in metrics:
         raise UserError(f"eval_metric={config.eval_metric!r}: expected one of {', '.join(metrics)}")

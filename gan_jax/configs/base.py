@@ -28,14 +28,27 @@ class Config:
     z_dim: int = 100
     g_width: int = 64
     d_width: int = 64
+    d_norm: str = "batch"
+    """Normalisation in D's hidden layers: ``batch`` (DCGAN) or ``none`` (needed for
+    gradient penalties, whose per-sample gradients BatchNorm would mix)."""
     fast_conv: bool = True
     """Use the fast-gradient transposed convolution (same function, faster backward)."""
     compute_dtype: str = "float32"
     """``float32`` or ``bfloat16`` (bf16 compute, float32 master weights; for GPU/TPU)."""
     # --- objective and optimisation ---------------------------------------
     loss: str = "minimax"
-    """Loss name from ``gan_jax.losses.LOSSES`` (``minimax``: non-saturating G loss;
-    ``minimax_saturating``: the original E[log(1 - D(G(z)))] form)."""
+    """Loss name from ``gan_jax.losses.LOSSES``: ``minimax`` (non-saturating G loss),
+    ``minimax_saturating`` (the original E[log(1 - D(G(z)))] form), ``wasserstein``,
+    ``hinge``, ``least_squares``."""
+    gp_weight: float = 0.0
+    """Weight of the WGAN-GP gradient penalty on real/fake interpolates (0: off; usually 10)."""
+    r1_gamma: float = 0.0
+    """R1 penalty gamma on real data, applied as gamma/2 * E||grad D(x)||^2 (0: off)."""
+    r1_every: int = 1
+    """Lazy R1: apply it every k steps, scaled by k."""
+    augment: str = ""
+    """DiffAugment policy for every D input, real and fake, e.g. ``translation,cutout``
+    or ``color,translation,cutout`` ('' = none)."""
     n_critic: int = 1
     lr_g: float = 2e-4
     lr_d: float = 2e-4

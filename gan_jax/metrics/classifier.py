@@ -80,8 +80,13 @@ class Classifier:
             info = json.load(f)
         net = ClassifierNet(info["num_classes"], info["features"])
         template = net.init(jax.random.PRNGKey(0), jnp.zeros((1, *info["image_shape"])))["params"]
-        with open(os.path.join(directory, "params.msgpack"), "rb") as f:
-            params = flax.serialization.from_bytes(template, f.read())
+        params_path = os.path.join(directory, "params.msgpack")
+        try:
+            with open(params_path, "rb") as f:
+                params = flax.serialization.from_bytes(template, f.read())
+        except Exception as e:  # noqa: BLE001 - missing, truncated or foreign file
+            raise UserError(f"{params_path}: unreadable classifier weights ({type(e).__name__}); "
+                            f"retrain with gan-jax train-classifier") from None
         return cls(net, params, info)
 
 

@@ -15,7 +15,8 @@ def build(config, axis_name: str | None = None):
         raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan")
     dtype = _DTYPES[config.compute_dtype]
     g = Generator(config.resolution, config.channels, config.g_width, config.fast_conv, axis_name, dtype)
-    d = Discriminator(config.resolution, config.channels, config.d_width, config.fast_conv, axis_name, dtype)
+    d = Discriminator(config.resolution, config.channels, config.d_width, config.fast_conv, axis_name, dtype,
+                      norm=config.d_norm)
     return g, d
 
 

@@ -66,15 +66,21 @@ class Discriminator(nn.Module):
     fast_conv: bool = True
     axis_name: str | None = None
     dtype: Any = jnp.float32
+    norm: str = "batch"
+    """``batch`` (DCGAN) or ``none`` (for gradient penalties: no cross-sample mixing)."""
 
     @nn.compact
     def __call__(self, x, train: bool = True):
+        if self.norm not in ("batch", "none"):
+            raise ValueError(f"Discriminator norm must be 'batch' or 'none', got {self.norm!r}")
         base, stages = base_and_stages(self.resolution)
         features = self.width
         x = nn.leaky_relu(Conv(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x), 0.2)
         for _ in range(stages - 1):
             features *= 2
             x = Conv(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
-            x = nn.leaky_relu(batch_norm(train, self.axis_name, self.dtype)(x), 0.2)
+            if self.norm == "batch":
+                x = batch_norm(train, self.axis_name, self.dtype)(x)
+            x = nn.leaky_relu(x, 0.2)
         x = Conv(1, base, fast=self.fast_conv, dtype=self.dtype)(x)
         return x.reshape(x.shape[0]).astype(jnp.float32)
