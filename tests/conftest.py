@@ -1,9 +1,17 @@
 """Test session setup: 4 virtual CPU devices (for pmap tests), set before JAX is imported."""
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", "")  # the CLI tests must not fill ~/.cache
+# One compilation cache for the whole session (subprocesses included): the many tiny
+# train steps the tests build are compiled once; nothing is written to ~/.cache.
+_XLA_CACHE = tempfile.mkdtemp(prefix="gan_jax_tests_xla_")
+atexit.register(shutil.rmtree, _XLA_CACHE, ignore_errors=True)
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _XLA_CACHE)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
 
 import pytest  # noqa: E402
 
