@@ -7,7 +7,8 @@ the other real half, a well-trained and a barely-trained checkpoint, and
 uniform noise. The metrics are computed in the features of a domain
 classifier (``--extractor``, from ``gan-jax train-classifier``); the judge is a
 second classifier trained with another seed (other init, other held-out split),
-reporting the share of images it recognises with confidence >= 0.9.
+trained on the reference half only, reporting the share of images it
+recognises with confidence >= 0.9.
 
     gan-jax train-classifier --out runs/clf_seed0 --seed 0
     gan-jax train --workdir runs/dcgan_mnist           # checkpoints at 500, 1000, ...
@@ -53,7 +54,9 @@ def main() -> None:
         "noise": np.random.default_rng(0).uniform(-1, 1, held_out.shape).astype(np.float32),
     }
     extractor = Classifier.load(args.extractor)
-    judge = train_classifier(images, labels, num_classes=10, seed=args.judge_seed, name="judge", progress=True)
+    # The judge never sees the other real half, so its verdict on it is a held-out accuracy.
+    judge = train_classifier(reference, labels[0::2], num_classes=10, seed=args.judge_seed, name="judge",
+                             progress=True)
     print(f"judge: classifier seed {args.judge_seed}, held-out accuracy {judge.info['holdout_accuracy']:.3f}")
 
     ref_feats = extractor.logits_and_features(reference)[1]
