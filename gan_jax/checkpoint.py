@@ -22,7 +22,7 @@ from gan_jax.errors import UserError
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width", "d_norm")
+SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width", "d_norm", "num_classes")
 """Config fields that determine the shapes of the saved state."""
 
 

@@ -47,6 +47,8 @@ def _add_sample(sub):
     p.add_argument("--seed", type=int, default=0, help="latent seed (default: %(default)s)")
     p.add_argument("--checkpoint", default="latest", help="latest (default), best or a step number")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights, not the EMA")
+    p.add_argument("--class", dest="label", type=int, default=None,
+                   help="conditional models: draw only this class (default: every class equally)")
     p.set_defaults(func=_cmd_sample)
 
 
@@ -205,7 +207,7 @@ def _cmd_sample(args) -> int:
     config = wd.load_config(workdir)
     _enable_compilation_cache()
     state, _ = restore_run(workdir, config, args.checkpoint)
-    imgs = sampling.generate(config, state, args.num, seed=args.seed, use_ema=not args.no_ema)
+    imgs = sampling.generate(config, state, args.num, seed=args.seed, use_ema=not args.no_ema, labels=args.label)
     if ext == ".npy":
         images.save_array(imgs.astype(np.float32), args.out)
     else:

@@ -6,6 +6,7 @@ import functools
 import jax
 import numpy as np
 
+from gan_jax.errors import UserError
 from gan_jax.step import make_sample_fn
 
 
@@ -14,21 +15,42 @@ def _jitted_sampler(config):
     return jax.jit(make_sample_fn(config))
 
 
-def generate_from(config, state, z: jax.Array, use_ema: bool = True) -> np.ndarray:
-    """Images [N, R, R, C] in [-1, 1] for the latents ``z`` [N, Z] (one call)."""
-    return np.asarray(_jitted_sampler(config)(state.generator_variables(use_ema), z))
+def class_labels(config, num: int, labels=None) -> np.ndarray | None:
+    """Labels [num] for a conditional model: ``labels`` (an int for one class, or [num]),
+    or 0, 1, ..., K-1, 0, 1, ... (every class equally); None for an unconditional one."""
+    if not config.num_classes:
+        if labels is not None:
+            raise UserError("class labels given, but this model is unconditional (num_classes=0)")
+        return None
+    if labels is None:
+        return np.arange(num, dtype=np.int32) % config.num_classes
+    labels = np.broadcast_to(np.asarray(labels, np.int32), (num,))
+    if labels.min() < 0 or labels.max() >= config.num_classes:
+        raise UserError(f"class {int(labels.max()) if labels.max() >= config.num_classes else int(labels.min())}: "
+                        f"expected a class in 0..{config.num_classes - 1}")
+    return labels
+
+
+def generate_from(config, state, z: jax.Array, use_ema: bool = True, labels=None) -> np.ndarray:
+    """Images [N, R, R, C] in [-1, 1] for the latents ``z`` [N, Z] (one call); ``labels``
+    as in :func:`class_labels` for conditional models."""
+    y = class_labels(config, len(z), labels)
+    return np.asarray(_jitted_sampler(config)(state.generator_variables(use_ema), z, y))
 
 
 def generate(config, state, num: int, seed: int = 0, use_ema: bool = True,
-             chunk: int = 500) -> np.ndarray:
+             chunk: int = 500, labels=None) -> np.ndarray:
     """``num`` images [num, R, R, C] float32 in [-1, 1] from latents drawn with ``seed``.
 
     Uses the EMA generator when the run keeps one (``use_ema``), BatchNorm in
-    eval mode; generates ``chunk`` images per call to bound memory.
+    eval mode; generates ``chunk`` images per call to bound memory. Conditional
+    models draw every class equally unless ``labels`` (one class or [num]) is given.
     """
     variables = state.generator_variables(use_ema)
     z = jax.random.normal(jax.random.PRNGKey(seed), (num, config.z_dim))
+    y = class_labels(config, num, labels)
     sample = _jitted_sampler(config)
-    parts = [np.asarray(sample(variables, z[i:i + chunk])) for i in range(0, num, chunk)]
+    parts = [np.asarray(sample(variables, z[i:i + chunk], None if y is None else y[i:i + chunk]))
+             for i in range(0, num, chunk)]
     return np.concatenate(parts, axis=0) if parts else np.zeros(
         (0, config.resolution, config.resolution, config.channels), np.float32)

@@ -57,8 +57,9 @@ def _init(config, key) -> GANState:
     key, kg, kd = jax.random.split(key, 3)
     z = jnp.zeros((1, config.z_dim), jnp.float32)
     x = jnp.zeros((1, config.resolution, config.resolution, config.channels), jnp.float32)
-    g_vars = g.init(kg, z, train=False)
-    d_vars = d.init(kd, x, train=False)
+    y = jnp.zeros((1,), jnp.int32) if config.num_classes else None
+    g_vars = g.init(kg, z, y, train=False)
+    d_vars = d.init(kd, x, y, train=False)
     ema = {"params": g_vars["params"], "batch_stats": g_vars["batch_stats"]} if config.ema_decay > 0 else None
     return GANState(
         step=jnp.zeros((), jnp.int32),

@@ -20,8 +20,8 @@ from gan_jax import losses, models, penalties
 from gan_jax.data.augment import diff_augment
 from gan_jax.state import GANState, make_optimizers
 
-Batch = dict  # {"image": float32 [B, H, W, C] in [-1, 1]}
-_AUGMENT_STREAM = 1  # fold_in tag: augmentation/penalty keys leave the latent stream alone
+Batch = dict  # {"image": float32 [B, H, W, C] in [-1, 1], "label": int32 [B] for conditional models}
+_AUGMENT_STREAM, _LABEL_STREAM = 1, 2  # fold_in tags: extra key streams leave the latent stream alone
 Metrics = dict  # name -> float32 []
 
 
@@ -32,6 +32,15 @@ def latents(key, local_batch: int, z_dim: int, axis_name: str | None) -> jax.Arr
     n, i = lax.axis_size(axis_name), lax.axis_index(axis_name)
     z = jax.random.normal(key, (n * local_batch, z_dim))
     return lax.dynamic_slice_in_dim(z, i * local_batch, local_batch)
+
+
+def fake_labels(key, local_batch: int, num_classes: int, axis_name: str | None) -> jax.Array:
+    """This device's slice [b] of a global batch of uniform class labels (like :func:`latents`)."""
+    if axis_name is None:
+        return jax.random.randint(key, (local_batch,), 0, num_classes)
+    n, i = lax.axis_size(axis_name), lax.axis_index(axis_name)
+    y = jax.random.randint(key, (n * local_batch,), 0, num_classes)
+    return lax.dynamic_slice_in_dim(y, i * local_batch, local_batch)
 
 
 def _mean(tree, axis_name):
@@ -65,9 +74,9 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
         """DiffAugment of D's input (real or fake); the identity without a policy."""
         return diff_augment(x, key, policy) if policy else x
 
-    def penalty(d_params, d_stats, real, fake, key, step):
+    def penalty(d_params, d_stats, real, fake, y_real, key, step):
         """Weighted input-gradient penalties (a scalar) and their values for the metrics."""
-        d_fn = lambda x: discriminate(d_params, d_stats, x)[0]  # noqa: E731 - no BatchNorm: validated
+        d_fn = lambda x: discriminate(d_params, d_stats, x, y_real)[0]  # noqa: E731 - no BatchNorm: validated
         total, values = jnp.float32(0.0), {}
         if config.gp_weight:
             values["gp"] = penalties.gradient_penalty(d_fn, real, fake, key)
@@ -79,29 +88,29 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
             total += 0.5 * config.r1_gamma * k * values["r1"]
         return total, values
 
-    def generate(g_params, g_stats, z):
-        fake, new = g_net.apply({"params": g_params, "batch_stats": g_stats}, z, train=True,
+    def generate(g_params, g_stats, z, y):
+        fake, new = g_net.apply({"params": g_params, "batch_stats": g_stats}, z, y, train=True,
                                 mutable=["batch_stats"])
         return fake, new["batch_stats"]
 
-    def discriminate(d_params, d_stats, x):
-        logits, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, train=True,
+    def discriminate(d_params, d_stats, x, y):
+        logits, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, y, train=True,
                                   mutable=["batch_stats"])
         return logits, new.get("batch_stats", {})
 
-    def d_objective(d_params, d_stats, real, fake, key, step):
+    def d_objective(d_params, d_stats, real, fake, y_real, y_fake, key, step):
         k_real, k_fake, k_pen = jax.random.split(key, 3)
         real, fake = augment(real, k_real), augment(fake, k_fake)
         # Two passes (real, then fake) as in the PyTorch reference: BatchNorm sees each batch alone.
-        real_logits, d_stats = discriminate(d_params, d_stats, real)
-        fake_logits, d_stats = discriminate(d_params, d_stats, fake)
+        real_logits, d_stats = discriminate(d_params, d_stats, real, y_real)
+        fake_logits, d_stats = discriminate(d_params, d_stats, fake, y_fake)
         value = loss.d_loss(real_logits, fake_logits)
-        pen, pen_values = penalty(d_params, d_stats, real, fake, k_pen, step)
+        pen, pen_values = penalty(d_params, d_stats, real, fake, y_real, k_pen, step)
         return value + pen, (value, pen_values, d_stats, real_logits, fake_logits)
 
-    def d_update(d_params, d_stats, d_opt, real, fake, key, step):
+    def d_update(d_params, d_stats, d_opt, real, fake, y_real, y_fake, key, step):
         (_, (value, pen_values, d_stats, real_logits, fake_logits)), grads = jax.value_and_grad(
-            d_objective, has_aux=True)(d_params, d_stats, real, fake, key, step)
+            d_objective, has_aux=True)(d_params, d_stats, real, fake, y_real, y_fake, key, step)
         grads, value, pen_values = _mean((grads, value, pen_values), axis_name)
         updates, d_opt = tx_d.update(grads, d_opt, d_params)
         return (optax.apply_updates(d_params, updates), d_stats, d_opt, value, grads, real_logits,
@@ -117,28 +126,35 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
         if axis_name is not None:
             aux_key = jax.random.fold_in(aux_key, lax.axis_index(axis_name))
         d_keys = jax.random.split(aux_key, n_critic + 1)
+        y_real, y_keys = batch.get("label"), None
+        if config.num_classes:
+            y_keys = jax.random.split(jax.random.fold_in(step_key, _LABEL_STREAM), n_critic)
+
+        def labels_for(i):
+            return fake_labels(y_keys[i], b, config.num_classes, axis_name) if config.num_classes else None
         d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
         ok_d = jnp.array(True)
 
         # Critic iterations before the last: fresh latents, generator statistics discarded.
         for i in range(n_critic - 1):
-            z = latents(z_keys[i], b, config.z_dim, axis_name)
-            fake, _ = generate(state.g_params, state.g_stats, z)
+            z, y_fake = latents(z_keys[i], b, config.z_dim, axis_name), labels_for(i)
+            fake, _ = generate(state.g_params, state.g_stats, z, y_fake)
             d_params, d_stats, d_opt, d_loss, d_grads, _, _, _ = d_update(
-                d_params, d_stats, d_opt, real, lax.stop_gradient(fake), d_keys[i], state.step)
+                d_params, d_stats, d_opt, real, lax.stop_gradient(fake), y_real, y_fake, d_keys[i], state.step)
             ok_d &= jnp.isfinite(d_loss) & _finite(d_grads)
 
         # Last critic iteration and the generator update share one generator forward pass.
-        z = latents(z_keys[-1], b, config.z_dim, axis_name)
+        z, y_fake = latents(z_keys[-1], b, config.z_dim, axis_name), labels_for(n_critic - 1)
         fake, g_pullback, g_stats = jax.vjp(
-            lambda p: generate(p, state.g_stats, z), state.g_params, has_aux=True)
+            lambda p: generate(p, state.g_stats, z, y_fake), state.g_params, has_aux=True)
         d_params, d_stats, d_opt, d_loss, d_grads, real_logits, fake_logits, pen_values = d_update(
-            d_params, d_stats, d_opt, real, lax.stop_gradient(fake), d_keys[n_critic - 1], state.step)
+            d_params, d_stats, d_opt, real, lax.stop_gradient(fake), y_real, y_fake, d_keys[n_critic - 1],
+            state.step)
         nf_d_loss = ~jnp.isfinite(d_loss)
         nf_d_grads = ~(_finite(d_grads) & ok_d)
 
         def g_objective(fake):
-            logits, new_d_stats = discriminate(d_params, d_stats, augment(fake, d_keys[n_critic]))
+            logits, new_d_stats = discriminate(d_params, d_stats, augment(fake, d_keys[n_critic]), y_fake)
             return loss.g_loss(logits), new_d_stats
 
         (g_loss, d_stats), d_fake = jax.value_and_grad(g_objective, has_aux=True)(fake)
@@ -181,10 +197,10 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
 
 
 def make_sample_fn(config) -> Callable:
-    """``sample(variables, z [N, Z]) -> images [N, R, R, C]`` in [-1, 1], BatchNorm in eval mode."""
+    """``sample(variables, z [N, Z], labels [N] | None) -> images [N, R, R, C]`` in [-1, 1], BatchNorm in eval mode."""
     g_net, _ = models.build(config)
 
-    def sample(variables, z):
-        return g_net.apply(variables, z, train=False)
+    def sample(variables, z, labels=None):
+        return g_net.apply(variables, z, labels, train=False)
 
     return sample

@@ -122,6 +122,9 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                               channels=config.channels, tfds_data_dir=config.tfds_data_dir or None)
     runner = make_parallel_step(config)
     runner.check_batch_size(config.batch_size)
+    if config.num_classes and (source.labels is None or source.num_classes > config.num_classes):
+        raise UserError(f"num_classes={config.num_classes}: dataset {config.dataset!r} has "
+                        f"{'no labels' if source.labels is None else f'{source.num_classes} classes'}")
     if config.batch_size > len(source):
         raise UserError(f"batch_size={config.batch_size}: larger than the dataset "
                         f"{config.dataset!r} ({len(source)} images)")
@@ -189,7 +192,8 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
         stack.callback(log.close)
         if bar is not None:
             stack.callback(bar.close)
-        batches = stack.enter_context(data.Batches(source, config.batch_size, config.seed, start))
+        batches = stack.enter_context(data.Batches(source, config.batch_size, config.seed, start,
+                                                   with_labels=config.num_classes > 0))
         batch = runner.put_batch(next(batches))
         step = start
         while step < config.steps and not stop.received:

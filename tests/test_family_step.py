@@ -2,6 +2,7 @@
 import dataclasses
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -73,3 +74,53 @@ def test_lazy_r1_applies_every_k_steps(tiny_config):
 def test_family_config_errors(sets, culprit):
     with pytest.raises(UserError, match=culprit):
         configs.validate(configs.override(configs.get("dcgan_mnist"), sets))
+
+
+def test_spectral_norm_sigma_is_the_largest_singular_value():
+    """After power iterations, every conv's stored sigma is its kernel's top singular value
+    (kernel as a [k*k*in, out] matrix, numpy SVD), so the normalised kernel has norm 1."""
+    from gan_jax import models
+
+    config = configs.override(configs.get("dcgan_mnist"), ["d_width=8", "d_norm=spectral"])
+    _, d = models.build(config)
+    x = jax.random.normal(jax.random.PRNGKey(0), (4, 28, 28, 1))
+    variables = d.init(jax.random.PRNGKey(1), x)
+    # Kernels with a clear spectral gap (singular values 3, 1.5, 1, ...), so 50 power
+    # iterations converge whatever the random start.
+    rng = np.random.default_rng(0)
+
+    def gapped(kernel):
+        m = kernel.size // kernel.shape[-1]
+        u, _, vt = np.linalg.svd(rng.normal(size=(m, kernel.shape[-1])), full_matrices=False)
+        s = np.array([3.0, 1.5] + [1.0] * (len(vt) - 2))[:len(vt)]
+        return jnp.asarray((u * s) @ vt, jnp.float32).reshape(kernel.shape)
+
+    variables = {**variables, "params": jax.tree.map(gapped, variables["params"])}
+    apply = jax.jit(lambda v: d.apply(v, x, mutable=["batch_stats"])[1])
+    for _ in range(50):
+        variables = {"params": variables["params"], **apply(variables)}
+    stats = jax.tree_util.tree_leaves_with_path(variables["batch_stats"])
+    kernels = jax.tree_util.tree_leaves_with_path(variables["params"])
+    sigmas = [v for p, v in stats if "sigma" in jax.tree_util.keystr(p)]
+    assert len(sigmas) == len(kernels) == 3
+    for (_, kernel), sigma in zip(kernels, sigmas):
+        matrix = np.asarray(kernel).reshape(-1, kernel.shape[-1])
+        top = np.linalg.svd(matrix, compute_uv=False)[0]
+        assert float(sigma) == pytest.approx(top, rel=1e-3)
+        assert np.linalg.svd(matrix / float(sigma), compute_uv=False)[0] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_sngan_hinge_with_spectral_norm_trains(tiny_config):
+    config = dataclasses.replace(tiny_config, loss="hinge", d_norm="spectral", r1_gamma=0.1)
+    state, metrics = _run(config, steps=2)
+    assert int(state.step) == 2 and np.isfinite(metrics[-1]["d_loss"]) and metrics[0]["r1"] > 0
+    assert jax.tree.leaves(state.d_stats)  # the power-iteration vectors live in the state
+
+
+def test_family_configs_are_valid_and_say_what_they_are():
+    expected = {"wgan_gp_fashion": ("wasserstein", "none"), "sngan_fashion": ("hinge", "spectral"),
+                "lsgan_fashion": ("least_squares", "batch")}
+    for name, (loss, d_norm) in expected.items():
+        config = configs.validate(configs.get(name))
+        assert (config.loss, config.d_norm, config.dataset) == (loss, d_norm, "fashion_mnist")
+    assert configs.get("wgan_gp_fashion").gp_weight == 10.0

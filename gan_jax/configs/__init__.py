@@ -27,7 +27,7 @@ _CHOICES = {
     "resolution": (28, 32, 64),
     "channels": (1, 3),
     "model": ("dcgan",),
-    "d_norm": ("batch", "none"),
+    "d_norm": ("batch", "spectral", "none"),
     "nonfinite": ("stop", "skip"),
     "parallel": ("auto", "none", "jit", "pmap"),
     "compute_dtype": ("float32", "bfloat16"),
@@ -59,6 +59,8 @@ def validate(config: Config) -> Config:
     for key in ("beta1", "beta2"):
         if not 0.0 <= getattr(config, key) < 1.0:
             raise UserError(f"{key}={getattr(config, key)}: expected a value in [0, 1)")
+    if config.num_classes < 0 or config.num_classes == 1:
+        raise UserError(f"num_classes={config.num_classes}: expected 0 (unconditional) or at least 2")
     if config.eval_every < 0:
         raise UserError(f"eval_every={config.eval_every}: expected 0 (off) or a positive step interval")
     if config.eval_every and not config.eval_extractor:
@@ -72,7 +74,7 @@ def validate(config: Config) -> Config:
         raise UserError(f"r1_every={config.r1_every}: expected a positive step interval")
     if (config.gp_weight or config.r1_gamma) and config.d_norm == "batch":
         raise UserError("gp_weight/r1_gamma need per-sample input gradients, which BatchNorm in D mixes "
-                        "across the batch; expected d_norm=none with a gradient penalty")
+                        "across the batch; expected d_norm=spectral or none with a gradient penalty")
     from gan_jax.data.augment import parse_policy
     try:
         parse_policy(config.augment)

@@ -26,11 +26,15 @@ class Config:
     # --- model ----------------------------------------------------------
     model: str = "dcgan"
     z_dim: int = 100
+    num_classes: int = 0
+    """Class-conditional models when > 0 (conditional-BatchNorm G, projection D); the
+    dataset must have labels 0 .. num_classes - 1."""
     g_width: int = 64
     d_width: int = 64
     d_norm: str = "batch"
-    """Normalisation in D's hidden layers: ``batch`` (DCGAN) or ``none`` (needed for
-    gradient penalties, whose per-sample gradients BatchNorm would mix)."""
+    """Normalisation in D: ``batch`` (DCGAN), ``spectral`` (SNGAN: spectral norm on every
+    conv) or ``none``. Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix
+    their per-sample gradients."""
     fast_conv: bool = True
     """Use the fast-gradient transposed convolution (same function, faster backward)."""
     compute_dtype: str = "float32"

@@ -14,9 +14,10 @@ def build(config, axis_name: str | None = None):
     if config.model != "dcgan":
         raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan")
     dtype = _DTYPES[config.compute_dtype]
-    g = Generator(config.resolution, config.channels, config.g_width, config.fast_conv, axis_name, dtype)
+    g = Generator(config.resolution, config.channels, config.g_width, config.fast_conv, axis_name, dtype,
+                  num_classes=config.num_classes)
     d = Discriminator(config.resolution, config.channels, config.d_width, config.fast_conv, axis_name, dtype,
-                      norm=config.d_norm)
+                      num_classes=config.num_classes, norm=config.d_norm)
     return g, d
 
 

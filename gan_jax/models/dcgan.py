@@ -12,8 +12,10 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, ConvTranspose, batch_norm
+from gan_jax.models.layers import ConditionalBatchNorm, Conv, ConvTranspose, batch_norm
 
+NORMS = ("batch", "spectral", "none")
+"""Discriminator normalisations (``Config.d_norm``)."""
 RESOLUTIONS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
 """resolution -> (base feature-map size, number of stride-2 stages)."""
 
@@ -25,10 +27,11 @@ def base_and_stages(resolution: int) -> tuple[int, int]:
 
 
 class Generator(nn.Module):
-    """z [B, Z] -> images [B, R, R, C] in [-1, 1].
+    """z [B, Z] (and labels int [B] when ``num_classes``) -> images [B, R, R, C] in [-1, 1].
 
     Feature maps: base x base x (width * 2^(stages-1)), halving the channels at
     each 2x upsampling, then a final transposed conv to ``channels`` and tanh.
+    With ``num_classes`` > 0 every BatchNorm is class-conditional.
     """
 
     resolution: int = 28
@@ -37,27 +40,37 @@ class Generator(nn.Module):
     fast_conv: bool = True
     axis_name: str | None = None
     dtype: Any = jnp.float32
+    num_classes: int = 0
+
+    def _norm(self, x, labels, train: bool):
+        if self.num_classes:
+            return ConditionalBatchNorm(self.num_classes, self.axis_name, self.dtype)(x, labels, train)
+        return batch_norm(train, self.axis_name, self.dtype)(x)
 
     @nn.compact
-    def __call__(self, z, train: bool = True):
+    def __call__(self, z, labels=None, train: bool = True):
+        if self.num_classes and labels is None:
+            raise ValueError(f"this Generator is conditional ({self.num_classes} classes): pass labels [B]")
         base, stages = base_and_stages(self.resolution)
         features = self.width * 2 ** (stages - 1)
         x = z.reshape(z.shape[0], 1, 1, z.shape[-1])
         x = ConvTranspose(features, base, fast=self.fast_conv, dtype=self.dtype)(x)
-        x = nn.relu(batch_norm(train, self.axis_name, self.dtype)(x))
+        x = nn.relu(self._norm(x, labels, train))
         for _ in range(stages - 1):
             features //= 2
             x = ConvTranspose(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
-            x = nn.relu(batch_norm(train, self.axis_name, self.dtype)(x))
+            x = nn.relu(self._norm(x, labels, train))
         x = ConvTranspose(self.channels, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
         return jnp.tanh(x.astype(jnp.float32))
 
 
 class Discriminator(nn.Module):
-    """images [B, R, R, C] in [-1, 1] -> logits [B] (no sigmoid).
+    """images [B, R, R, C] in [-1, 1] (and labels int [B] when ``num_classes``) -> logits [B].
 
     Strided 4x4 convs double the channels from ``width`` down to the base
-    feature map; a final base x base valid conv gives one logit per image.
+    feature map; a final base x base valid conv gives one logit per image (no
+    sigmoid). With ``num_classes`` > 0 it is a projection discriminator (Miyato &
+    Koyama 2018): the logit gains <embed(y), h>, h the spatially summed last features.
     """
 
     resolution: int = 28
@@ -66,21 +79,37 @@ class Discriminator(nn.Module):
     fast_conv: bool = True
     axis_name: str | None = None
     dtype: Any = jnp.float32
+    num_classes: int = 0
     norm: str = "batch"
-    """``batch`` (DCGAN) or ``none`` (for gradient penalties: no cross-sample mixing)."""
+    """``batch`` (DCGAN), ``spectral`` (SNGAN: every conv spectrally normalised, power-iteration
+    vectors in the ``batch_stats`` collection) or ``none``. Only ``batch`` mixes the samples of
+    a batch, so gradient penalties need one of the others."""
+
+    def _conv(self, train: bool, *args):
+        conv = Conv(*args, fast=self.fast_conv, dtype=self.dtype)
+        if self.norm == "spectral":
+            return lambda x: nn.SpectralNorm(conv)(x, update_stats=train)
+        return conv
 
     @nn.compact
-    def __call__(self, x, train: bool = True):
-        if self.norm not in ("batch", "none"):
-            raise ValueError(f"Discriminator norm must be 'batch' or 'none', got {self.norm!r}")
+    def __call__(self, x, labels=None, train: bool = True):
+        if self.num_classes and labels is None:
+            raise ValueError(f"this Discriminator is conditional ({self.num_classes} classes): pass labels [B]")
+        if self.norm not in NORMS:
+            raise ValueError(f"Discriminator norm must be one of {NORMS}, got {self.norm!r}")
         base, stages = base_and_stages(self.resolution)
         features = self.width
-        x = nn.leaky_relu(Conv(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x), 0.2)
+        x = nn.leaky_relu(self._conv(train, features, 4, 2, 1)(x), 0.2)
         for _ in range(stages - 1):
             features *= 2
-            x = Conv(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
+            x = self._conv(train, features, 4, 2, 1)(x)
             if self.norm == "batch":
                 x = batch_norm(train, self.axis_name, self.dtype)(x)
             x = nn.leaky_relu(x, 0.2)
-        x = Conv(1, base, fast=self.fast_conv, dtype=self.dtype)(x)
-        return x.reshape(x.shape[0]).astype(jnp.float32)
+        logits = self._conv(train, 1, base)(x).reshape(x.shape[0]).astype(jnp.float32)
+        if self.num_classes:
+            h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, C]
+            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),
+                             name="class_embedding")(labels)
+            logits = logits + jnp.sum(embed * h, axis=-1)
+        return logits

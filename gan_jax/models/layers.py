@@ -565,3 +565,26 @@ def batch_norm(train: bool, axis_name: str | None, dtype=jnp.float32) -> nn.Batc
         scale_init=dcgan_scale_init,
         dtype=dtype,
     )
+
+
+class ConditionalBatchNorm(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (de Vries et al. 2017).
+
+    x [B, H, W, C], labels int [B] -> [B, H, W, C]. The statistics are shared (and,
+    in training mode, averaged over ``axis_name``); each class has its own gamma
+    (init N(1, 0.02), as DCGAN's BatchNorm scale) and beta (init 0).
+    """
+
+    num_classes: int
+    axis_name: str | None = None
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, labels, train: bool):
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                         axis_name=self.axis_name if train else None, use_scale=False, use_bias=False,
+                         dtype=self.dtype)(x)
+        features = x.shape[-1]
+        gamma = nn.Embed(self.num_classes, features, embedding_init=dcgan_scale_init, name="gamma")(labels)
+        beta = nn.Embed(self.num_classes, features, embedding_init=nn.initializers.zeros, name="beta")(labels)
+        return x * gamma[:, None, None, :].astype(x.dtype) + beta[:, None, None, :].astype(x.dtype)

@@ -1,0 +1,10 @@
+"""SNGAN, the "standard CNN" variant (Miyato et al. 2018), on Fashion-MNIST, 28 px: the DCGAN
+networks with spectral normalisation on every discriminator conv, hinge loss,
+Adam(2e-4, 0.5, 0.999). (The ResNet variant of the paper is not in the library yet.)"""
+from gan_jax.configs.base import Config
+
+
+def get_config() -> Config:
+    return Config(dataset="fashion_mnist", resolution=28, channels=1, batch_size=64,
+                  loss="hinge", d_norm="spectral", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+                  steps=10000, ema_decay=0.999, sample_every=1000, checkpoint_every=1000)
