@@ -1,0 +1,45 @@
+"""Does a class-conditional run draw the class it is asked for?
+
+For every class K, draws ``--per-class`` samples with label K and reports the share
+the digit classifier assigns to K (and overall).
+
+    gan-jax train --config dcgan_cond_mnist --workdir runs/dcgan_cond_mnist
+    python experiments/dcgan_mnist/check_conditional.py --workdir runs/dcgan_cond_mnist
+"""
+import argparse
+import os
+
+import numpy as np
+
+from gan_jax import data, sampling, workdir as wd
+from gan_jax.checkpoint import restore_run
+from gan_jax.metrics.classifier import Classifier, train_classifier
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workdir", required=True)
+    ap.add_argument("--classifier", default="runs/mnist5k_classifier", help="cache directory of the classifier")
+    ap.add_argument("--per-class", type=int, default=100)
+    args = ap.parse_args()
+    if os.path.isfile(os.path.join(args.classifier, "info.json")):
+        clf = Classifier.load(args.classifier)
+    else:
+        src = data.load_source("mnist5k", resolution=28, channels=1)
+        images, labels = src.get(np.arange(len(src)))
+        clf = train_classifier(data.to_float(images), labels, num_classes=10, name="mnist5k-cnn")
+        clf.save(args.classifier)
+    config = wd.load_config(os.path.abspath(args.workdir))
+    state, _ = restore_run(os.path.abspath(args.workdir), config)
+    print(f"classifier: {clf.info['name']}, held-out accuracy {clf.info['holdout_accuracy']:.3f}; "
+          f"run {args.workdir} at step {int(state.step)}")
+    hits = []
+    for k in range(config.num_classes):
+        pred, _ = clf.predict(sampling.generate(config, state, args.per_class, seed=k, labels=k))
+        hits.append(np.mean(pred == k))
+        print(f"class {k}: {hits[-1]:.1%} recognised as {k}")
+    print(f"overall: {np.mean(hits):.1%}, worst class: {min(hits):.1%}")
+
+
+if __name__ == "__main__":
+    main()
