@@ -124,3 +124,24 @@ def test_family_configs_are_valid_and_say_what_they_are():
         config = configs.validate(configs.get(name))
         assert (config.loss, config.d_norm, config.dataset) == (loss, d_norm, "fashion_mnist")
     assert configs.get("wgan_gp_fashion").gp_weight == 10.0
+
+
+def test_resnet_32px_models_and_step(tiny_config):
+    from gan_jax import models
+
+    config = dataclasses.replace(tiny_config, model="resnet", resolution=32, channels=3, g_width=16,
+                                 d_width=16, d_norm="spectral", loss="hinge")
+    g, d = models.build(config)
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, config.z_dim))
+    g_vars = g.init(jax.random.PRNGKey(1), z, train=False)
+    images = g.apply(g_vars, z, train=False)
+    assert images.shape == (2, 32, 32, 3) and float(jnp.max(jnp.abs(images))) <= 1
+    d_vars = d.init(jax.random.PRNGKey(2), images, train=False)
+    assert d.apply(d_vars, images, train=False).shape == (2,)
+    sigmas = [p for p, _ in jax.tree_util.tree_leaves_with_path(d_vars["batch_stats"]) if "sigma" in str(p)]
+    assert len(sigmas) == 11  # every layer: 3 + 3 (down blocks, with shortcuts) + 2 + 2 + the dense
+    state, metrics = _run(config, steps=1)
+    assert int(state.step) == 1 and np.isfinite(metrics[0]["d_loss"])
+    with pytest.raises(UserError, match="resolution=32"):
+        configs.validate(dataclasses.replace(config, resolution=28))
+    assert configs.validate(configs.get("sngan_resnet_fashion")).model == "resnet"

@@ -26,7 +26,7 @@ def get(name: str = DEFAULT) -> Config:
 _CHOICES = {
     "resolution": (28, 32, 64),
     "channels": (1, 3),
-    "model": ("dcgan",),
+    "model": ("dcgan", "resnet"),
     "d_norm": ("batch", "spectral", "none"),
     "nonfinite": ("stop", "skip"),
     "parallel": ("auto", "none", "jit", "pmap"),
@@ -59,6 +59,9 @@ def validate(config: Config) -> Config:
     for key in ("beta1", "beta2"):
         if not 0.0 <= getattr(config, key) < 1.0:
             raise UserError(f"{key}={getattr(config, key)}: expected a value in [0, 1)")
+    if config.model == "resnet" and (config.resolution != 32 or config.d_norm == "batch"):
+        raise UserError(f"model=resnet: expected resolution=32 (got {config.resolution}) and "
+                        f"d_norm=spectral or none (got {config.d_norm!r})")
     if config.num_classes < 0 or config.num_classes == 1:
         raise UserError(f"num_classes={config.num_classes}: expected 0 (unconditional) or at least 2")
     if config.eval_every < 0:
