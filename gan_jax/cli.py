@@ -165,7 +165,8 @@ def _cmd_evaluate(args) -> int:
     extractor = load_extractor(spec)
     _enable_compilation_cache()
     state, _ = restore_run(workdir, config, args.checkpoint)
-    result = evaluate(config, state, extractor, num=args.num, seed=args.seed, use_ema=not args.no_ema)
+    result = evaluate(config, state, extractor, num=args.num, seed=args.seed, use_ema=not args.no_ema,
+                      progress=True)
     result.update(step=int(state.step), checkpoint=args.checkpoint, ema=not args.no_ema)
     wd.write_json(wd.eval_path(workdir), result)
     print(f"step {result['step']} ({args.checkpoint} checkpoint): " + format_table(result))

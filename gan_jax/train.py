@@ -130,8 +130,10 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                         f"{config.dataset!r} ({len(source)} images)")
     extractor = None
     if config.eval_every:
+        from gan_jax.metrics.evaluation import check_extractor
         from gan_jax.metrics.extractors import load_extractor
         extractor = load_extractor(config.eval_extractor)
+        check_extractor(config, extractor)
     workdir = wd.prepare(workdir)  # only now: bad input above leaves no directory behind
 
     ckpts = Checkpoints(wd.checkpoint_dir(workdir), keep=config.keep_checkpoints)

@@ -18,6 +18,7 @@ import os
 
 import jax
 import numpy as np
+import tqdm
 
 from gan_jax import data, sampling
 from gan_jax.errors import UserError
@@ -43,9 +44,22 @@ def default_cache_dir() -> str:
     return os.path.join(root, "gan_jax", "stats")
 
 
+def check_extractor(config, extractor: Extractor) -> None:
+    """UserError if ``extractor`` cannot take the images of ``config``'s model."""
+    shape = (config.resolution, config.resolution, config.channels)
+    if extractor.image_shape is not None and tuple(extractor.image_shape) != shape:
+        raise UserError(f"extractor {extractor.name} takes images {tuple(extractor.image_shape)}, "
+                        f"but this run's model makes {shape}")
+
+
 def real_reference(config, extractor: Extractor, *, max_real: int = 50_000, max_real_features: int = 10_000,
-                   cache_dir: str | None = None, chunk: int = 1000) -> Reference:
-    """Features of up to ``max_real`` real images of ``config.dataset`` (cached)."""
+                   cache_dir: str | None = None, chunk: int = 1000, progress: bool = False) -> Reference:
+    """Features of up to ``max_real`` real images of ``config.dataset``.
+
+    Cached by dataset spec, resolution, channels and extractor weights: delete the
+    cache file (``default_cache_dir()``) if the files behind a spec change.
+    """
+    check_extractor(config, extractor)
     key = "|".join(map(str, (config.dataset, config.tfds_data_dir, config.resolution, config.channels,
                              extractor.name, extractor.fingerprint, max_real, max_real_features)))
     cache_dir = cache_dir or default_cache_dir()
@@ -60,7 +74,7 @@ def real_reference(config, extractor: Extractor, *, max_real: int = 50_000, max_
                               tfds_data_dir=config.tfds_data_dir or None)
     order = np.random.default_rng(0).permutation(len(source))[:max_real]
     stats, kept = FeatureStats(), []
-    for i in range(0, len(order), chunk):
+    for i in tqdm.trange(0, len(order), chunk, desc="real features", disable=not progress, unit_scale=chunk):
         images, _ = source.get(np.sort(order[i:i + chunk]))
         feats, _ = extractor(data.to_float(images))
         stats.update(feats)
@@ -74,7 +88,7 @@ def real_reference(config, extractor: Extractor, *, max_real: int = 50_000, max_
 
 def evaluate(config, state, extractor: Extractor, *, num: int = 10_000, seed: int = 0, use_ema: bool = True,
              kid_subsets: int = 100, pr_k: int = 3, cache_dir: str | None = None,
-             reference: Reference | None = None) -> dict:
+             reference: Reference | None = None, progress: bool = False) -> dict:
     """Metrics of ``num`` samples of ``state``'s generator against the real data.
 
     Returns ``{"extractor", "num_fake", "num_real", "fd", "kid", "kid_std", "is", "is_std",
@@ -82,15 +96,12 @@ def evaluate(config, state, extractor: Extractor, *, num: int = 10_000, seed: in
     """
     if num < 2:
         raise UserError(f"--num {num}: expected at least 2 samples for a covariance")
-    shape = (config.resolution, config.resolution, config.channels)
-    if extractor.image_shape is not None and tuple(extractor.image_shape) != shape:
-        raise UserError(f"extractor {extractor.name} takes images {tuple(extractor.image_shape)}, "
-                        f"but this run's model makes {shape}")
-    ref = reference or real_reference(config, extractor, cache_dir=cache_dir)
+    check_extractor(config, extractor)
+    ref = reference or real_reference(config, extractor, cache_dir=cache_dir, progress=progress)
     stats, fake_feats, fake_logits = FeatureStats(), [], []
     # The same latents as sampling.generate(config, state, num, seed).
     z = jax.random.normal(jax.random.PRNGKey(seed), (num, config.z_dim))
-    for i in range(0, num, 1000):
+    for i in tqdm.trange(0, num, 1000, desc="samples", disable=not progress, unit_scale=1000):
         feats, logits = extractor(sampling.generate_from(config, state, z[i:i + 1000], use_ema))
         stats.update(feats)
         fake_feats.append(feats)
