@@ -29,7 +29,7 @@ _EXPORTS = {
     "make_train_step": "gan_jax.step",
     "train": "gan_jax.train",
 }
-_SUBMODULES = ("configs", "data", "losses", "metrics", "models")
+_SUBMODULES = ("configs", "data", "losses", "metrics", "models", "penalties")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

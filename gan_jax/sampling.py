@@ -20,14 +20,14 @@ def class_labels(config, num: int, labels=None) -> np.ndarray | None:
     or 0, 1, ..., K-1, 0, 1, ... (every class equally); None for an unconditional one."""
     if not config.num_classes:
         if labels is not None:
-            raise UserError("class labels given, but this model is unconditional (num_classes=0)")
+            raise UserError("--class: this model is unconditional (num_classes=0); expected no class")
         return None
     if labels is None:
         return np.arange(num, dtype=np.int32) % config.num_classes
     labels = np.broadcast_to(np.asarray(labels, np.int32), (num,))
-    if labels.min() < 0 or labels.max() >= config.num_classes:
-        raise UserError(f"class {int(labels.max()) if labels.max() >= config.num_classes else int(labels.min())}: "
-                        f"expected a class in 0..{config.num_classes - 1}")
+    bad = labels[(labels < 0) | (labels >= config.num_classes)]
+    if bad.size:
+        raise UserError(f"--class {int(bad[0])}: expected a class in 0..{config.num_classes - 1}")
     return labels
 
 
