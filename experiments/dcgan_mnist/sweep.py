@@ -43,6 +43,7 @@ def main() -> int:
                     help="comma-separated key=value overrides ('' = the default config); repeatable")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--eval-at", default="3000,4000,5000")
+    ap.add_argument("--config", default="dcgan_mnist", help="base config (default: %(default)s)")
     ap.add_argument("--images", help="npz with images/labels instead of the embedded MNIST-5k")
     args = ap.parse_args()
     clf = Classifier.load(args.classifier)
@@ -57,12 +58,12 @@ def main() -> int:
     for setting in args.setting or [""]:
         overrides = [kv for kv in setting.split(",") if kv]
         for seed in (int(s) for s in args.seeds.split(",")):
-            config = configs.validate(configs.override(configs.get("dcgan_mnist"),
+            config = configs.validate(configs.override(configs.get(args.config),
                                                        overrides + [f"seed={seed}", f"steps={eval_at[-1]}"]))
             step_fn = jax.jit(make_train_step(config), donate_argnums=0)
             state = init_state(config)
             t0 = time.time()
-            with Batches(source, config.batch_size, seed=config.seed) as batches:
+            with Batches(source, config.batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
                 for t in range(1, eval_at[-1] + 1):
                     state, _ = step_fn(state, next(batches))
                     if t in eval_at:
@@ -73,7 +74,14 @@ def main() -> int:
                                 continue
                             conf, low, shares = judge(clf, sampling.generate(config, state, 1000, use_ema=ema))
                             row[name] = {"confident": conf, "min_share": low, "shares": shares}
+                            if config.num_classes:  # share of class-K samples recognised as K
+                                hits = [np.mean(clf.predict(sampling.generate(config, state, 100, seed=k,
+                                                                              use_ema=ema, labels=k))[0] == k)
+                                        for k in range(config.num_classes)]
+                                row[name]["class_accuracy"] = float(np.mean(hits))
                         line = " ".join(f"{k}: {row[k]['confident']:.1%} conf, min {row[k]['min_share']:.1%}"
+                                        + (f", class acc {row[k]['class_accuracy']:.1%}"
+                                           if "class_accuracy" in row[k] else "")
                                         for k in ("ema", "raw") if k in row)
                         print(f"{row['setting']:<28} seed {seed} step {t:5d} ({row['seconds']:6.1f}s)  {line}",
                               flush=True)
