@@ -1,4 +1,11 @@
-"""Ways to run the one train step on devices: plain ``jit`` and ``pmap`` data parallelism.
+"""Ways to run the one train step on devices: plain ``jit``, ``pmap`` and ``sharding``.
+
+* ``jit``: one device.
+* ``pmap``: the step mapped over local devices; it averages gradients and BatchNorm
+  statistics over the ``batch`` axis itself.
+* ``sharding``: the unchanged single-device step under ``jax.jit`` with the batch split
+  over a 1-D device mesh (``NamedSharding``) and the state replicated; the compiler
+  inserts the collectives, and BatchNorm sees the global batch by construction.
 
 Each mode is a :class:`ParallelStep`: it moves a host state/batch into the
 mode's layout, runs the compiled step, and brings the state back. The train
@@ -16,7 +23,7 @@ import numpy as np
 from gan_jax.errors import UserError
 from gan_jax.step import make_train_step
 
-MODES = ("auto", "none", "jit", "pmap")
+MODES = ("auto", "none", "jit", "pmap", "sharding")
 AXIS = "batch"
 
 
@@ -69,9 +76,25 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
         step = jax.jit(make_train_step(config), donate_argnums=0)
         return ParallelStep(mode, 1, step, put_state=jax.device_put, put_batch=jax.device_put,
                             get_state=lambda s: s, get_metrics=lambda m: m)
+    if mode == "sharding":
+        return _sharded_step(config)
     n = jax.local_device_count()
     step = jax.pmap(make_train_step(config, AXIS), axis_name=AXIS, donate_argnums=0)
     return ParallelStep(mode, n, step,
                         put_state=lambda s: replicate(s, n),
                         put_batch=lambda b: split_batch(b, n),
                         get_state=unreplicate, get_metrics=unreplicate)
+
+
+def _sharded_step(config) -> ParallelStep:
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    devices = jax.devices()
+    mesh = Mesh(np.asarray(devices), (AXIS,))
+    replicated = NamedSharding(mesh, PartitionSpec())
+    by_batch = NamedSharding(mesh, PartitionSpec(AXIS))
+    step = jax.jit(make_train_step(config), donate_argnums=0, out_shardings=(replicated, replicated))
+    return ParallelStep("sharding", len(devices), step,
+                        put_state=lambda s: jax.device_put(s, replicated),
+                        put_batch=lambda b: jax.device_put(b, by_batch),
+                        get_state=lambda s: s, get_metrics=lambda m: m)

@@ -29,7 +29,7 @@ _CHOICES = {
     "model": ("dcgan", "resnet"),
     "d_norm": ("batch", "spectral", "none"),
     "nonfinite": ("stop", "skip"),
-    "parallel": ("auto", "none", "jit", "pmap"),
+    "parallel": ("auto", "none", "jit", "pmap", "sharding"),
     "compute_dtype": ("float32", "bfloat16"),
 }
 _POSITIVE = ("batch_size", "z_dim", "g_width", "d_width", "n_critic", "log_every",

@@ -68,7 +68,8 @@ class Config:
     steps: int = 2000
     seed: int = 0
     parallel: str = "auto"
-    """``auto`` (pmap when more than one local device, else jit), ``none``/``jit``, ``pmap``."""
+    """``auto`` (pmap when more than one local device, else jit), ``none``/``jit``, ``pmap``,
+    ``sharding`` (jit with the batch split over a device mesh)."""
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
