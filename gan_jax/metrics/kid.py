@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.metrics._features import check_feature_pair
+
 
 @jax.jit
 def _subset_grams(feats_real, feats_fake, real_idx, fake_idx):
@@ -49,12 +51,7 @@ def kernel_inception_distance(feats_real, feats_fake, num_subsets: int = 100, su
 
     Subsets come from ``np.random.default_rng(seed)``, so the result is deterministic.
     """
-    feats_real, feats_fake = np.asarray(feats_real), np.asarray(feats_fake)
-    if feats_real.ndim != 2 or feats_fake.ndim != 2:
-        raise ValueError(f"features must have shape [N, D], got {feats_real.shape} (real) "
-                         f"and {feats_fake.shape} (fake)")
-    if feats_real.shape[1] != feats_fake.shape[1]:
-        raise ValueError(f"feature dimension mismatch: real {feats_real.shape}, fake {feats_fake.shape}")
+    feats_real, feats_fake = check_feature_pair(feats_real, feats_fake)
     if num_subsets < 1:
         raise ValueError(f"num_subsets must be >= 1, got {num_subsets}")
     (n_real, dim), n_fake = feats_real.shape, feats_fake.shape[0]
@@ -62,9 +59,6 @@ def kernel_inception_distance(feats_real, feats_fake, num_subsets: int = 100, su
     if subset_size < 2:
         raise ValueError(f"KID needs subsets of at least 2 samples; got subset_size={subset_size} "
                          f"from {n_real} real and {n_fake} fake samples")
-    for name, feats in (("feats_real", feats_real), ("feats_fake", feats_fake)):
-        if not np.all(np.isfinite(feats)):
-            raise ValueError(f"{name} contains NaN or inf")
 
     real_dev = jnp.asarray(feats_real, jnp.float32)
     fake_dev = jnp.asarray(feats_fake, jnp.float32)

@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from gan_jax.metrics._features import check_feature_pair
+
 
 def _sq_dists(queries, points):
     """Squared Euclidean distances [q, p] between queries [q, D] and points [p, D], clipped at 0."""
@@ -75,12 +77,7 @@ def precision_recall(feats_real, feats_fake, k: int = 3, batch_size: int = 1024)
 
     Needs N > k and M > k. ``batch_size`` rows are compared with a whole set at a time.
     """
-    feats_real, feats_fake = np.asarray(feats_real), np.asarray(feats_fake)
-    if feats_real.ndim != 2 or feats_fake.ndim != 2:
-        raise ValueError(f"features must have shape [N, D], got {feats_real.shape} (real) "
-                         f"and {feats_fake.shape} (fake)")
-    if feats_real.shape[1] != feats_fake.shape[1]:
-        raise ValueError(f"feature dimension mismatch: real {feats_real.shape}, fake {feats_fake.shape}")
+    feats_real, feats_fake = check_feature_pair(feats_real, feats_fake)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     if batch_size < 1:
@@ -89,8 +86,6 @@ def precision_recall(feats_real, feats_fake, k: int = 3, batch_size: int = 1024)
         if feats.shape[0] <= k:
             raise ValueError(f"{name} has {feats.shape[0]} samples; the k-th nearest neighbour "
                              f"(k={k}) needs more than k")
-        if not np.all(np.isfinite(feats)):
-            raise ValueError(f"{name} contains NaN or inf")
 
     centre = jnp.asarray(feats_real.mean(axis=0, dtype=np.float64), jnp.float32)
     real = jnp.asarray(feats_real, jnp.float32) - centre
