@@ -127,22 +127,15 @@ def _train_config(args):
 
 
 def _cmd_train_classifier(args) -> int:
-    import numpy as np
-
-    from gan_jax import data
-    from gan_jax.metrics.classifier import train_classifier
+    from gan_jax.metrics.classifier import train_on_dataset
 
     if args.steps <= 0:
         raise UserError(f"--steps {args.steps}: expected a positive number of steps")
     out = os.path.abspath(args.out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise UserError(f"--out {args.out}: is a file; expected a directory")
-    source = data.load_source(args.dataset, resolution=args.resolution, channels=args.channels)
-    if source.labels is None:
-        raise UserError(f"--dataset {args.dataset}: has no labels; a classifier needs a labelled dataset")
-    images, labels = source.get(np.arange(len(source)))
-    clf = train_classifier(data.to_float(images), labels, num_classes=source.num_classes, steps=args.steps,
-                           seed=args.seed, name=f"{args.dataset}-cnn", progress=True)
+    clf = train_on_dataset(args.dataset, resolution=args.resolution, channels=args.channels, steps=args.steps,
+                           seed=args.seed, progress=True)
     clf.save(out)
     print(f"wrote {out}: {clf.info['name']}, held-out accuracy {clf.info.get('holdout_accuracy', float('nan')):.3f}")
     return 0

@@ -11,9 +11,9 @@ import os
 
 import numpy as np
 
-from gan_jax import data, sampling, workdir as wd
+from gan_jax import sampling, workdir as wd
 from gan_jax.checkpoint import restore_run
-from gan_jax.metrics.classifier import Classifier, train_classifier
+from gan_jax.metrics.classifier import load_or_train
 
 
 def main():
@@ -22,13 +22,7 @@ def main():
     ap.add_argument("--classifier", default="runs/mnist5k_classifier", help="cache directory of the classifier")
     ap.add_argument("--per-class", type=int, default=100)
     args = ap.parse_args()
-    if os.path.isfile(os.path.join(args.classifier, "info.json")):
-        clf = Classifier.load(args.classifier)
-    else:
-        src = data.load_source("mnist5k", resolution=28, channels=1)
-        images, labels = src.get(np.arange(len(src)))
-        clf = train_classifier(data.to_float(images), labels, num_classes=10, name="mnist5k-cnn")
-        clf.save(args.classifier)
+    clf = load_or_train(args.classifier)
     config = wd.load_config(os.path.abspath(args.workdir))
     state, _ = restore_run(os.path.abspath(args.workdir), config)
     print(f"classifier: {clf.info['name']}, held-out accuracy {clf.info['holdout_accuracy']:.3f}; "

@@ -8,12 +8,10 @@ and the share of each predicted class.
     python experiments/dcgan_mnist/check_digits.py s.npy [more.npy ...]
 """
 import argparse
-import os
 
 import numpy as np
 
-from gan_jax import data
-from gan_jax.metrics.classifier import Classifier, train_classifier
+from gan_jax.metrics.classifier import load_or_train
 
 
 def main():
@@ -21,13 +19,7 @@ def main():
     ap.add_argument("samples", nargs="+", help=".npy files of images [N, 28, 28, 1] in [-1, 1]")
     ap.add_argument("--classifier", default="runs/mnist5k_classifier", help="cache directory of the classifier")
     args = ap.parse_args()
-    if os.path.isfile(os.path.join(args.classifier, "info.json")):
-        clf = Classifier.load(args.classifier)
-    else:
-        src = data.load_source("mnist5k", resolution=28, channels=1)
-        images, labels = src.get(np.arange(len(src)))
-        clf = train_classifier(data.to_float(images), labels, num_classes=10, name="mnist5k-cnn")
-        clf.save(args.classifier)
+    clf = load_or_train(args.classifier)
     print(f"classifier: {clf.info['name']}, held-out accuracy {clf.info['holdout_accuracy']:.3f}")
     for path in args.samples:
         x = np.load(path)

@@ -130,3 +130,26 @@ def train_classifier(images: np.ndarray, labels: np.ndarray, *, num_classes: int
         pred, _ = clf.predict(images[val])
         clf.info["holdout_accuracy"] = float(np.mean(pred == labels[val]))
     return clf
+
+
+def train_on_dataset(dataset: str, *, resolution: int = 28, channels: int = 1, steps: int = 1500,
+                     seed: int = 0, progress: bool = False) -> Classifier:
+    """Train on every image of a labelled dataset spec (e.g. ``mnist5k``); named ``<dataset>-cnn``."""
+    from gan_jax import data
+
+    source = data.load_source(dataset, resolution=resolution, channels=channels)
+    if source.labels is None:
+        raise UserError(f"--dataset {dataset}: has no labels; a classifier needs a labelled dataset")
+    images, labels = source.get(np.arange(len(source)))
+    return train_classifier(data.to_float(images), labels, num_classes=source.num_classes, steps=steps,
+                            seed=seed, name=f"{dataset}-cnn", progress=progress)
+
+
+def load_or_train(directory: str, dataset: str = "mnist5k") -> Classifier:
+    """The classifier saved in ``directory``, or one trained on ``dataset`` with the
+    defaults of ``gan-jax train-classifier`` and saved there."""
+    if os.path.isfile(os.path.join(directory, "info.json")):
+        return Classifier.load(directory)
+    clf = train_on_dataset(dataset, progress=True)
+    clf.save(directory)
+    return clf
