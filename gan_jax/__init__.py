@@ -18,9 +18,14 @@ _EXPORTS = {
     "Config": "gan_jax.configs",
     "UserError": "gan_jax.errors",
     "Discriminator": "gan_jax.models",
+    "interpolate": "gan_jax.edit",
+    "invert": "gan_jax.edit",
+    "latent_fill": "gan_jax.edit",
+    "psnr": "gan_jax.edit",
     "Generator": "gan_jax.models",
     "make_parallel_step": "gan_jax.parallel",
     "generate": "gan_jax.sampling",
+    "latent_generator": "gan_jax.sampling",
     "GANState": "gan_jax.state",
     "abstract_state": "gan_jax.state",
     "init_state": "gan_jax.state",
@@ -29,7 +34,7 @@ _EXPORTS = {
     "make_train_step": "gan_jax.step",
     "train": "gan_jax.train",
 }
-_SUBMODULES = ("configs", "data", "losses", "metrics", "models", "penalties")
+_SUBMODULES = ("configs", "data", "edit", "losses", "metrics", "models", "penalties")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

@@ -16,13 +16,15 @@ import time
 from typing import Any
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from gan_jax.errors import UserError
 
 log = logging.getLogger(__name__)
 
-SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width", "d_norm", "num_classes")
+SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width", "d_norm", "num_classes",
+                  "task", "scale", "pool_size", "conditioning", "population")
 """Config fields that determine the shapes of the saved state."""
 
 
@@ -55,7 +57,7 @@ class Checkpoints:
 
     def save(self, state, meta: dict) -> None:
         """Write ``state`` (a host pytree) at ``int(state.step)``; a no-op if that step exists."""
-        step = int(jax.device_get(state.step))
+        step = int(np.ravel(jax.device_get(state.step))[0])  # a population: every member is at this step
         if step in self._manager.all_steps():
             return
         self._manager.save(step, args=ocp.args.Composite(

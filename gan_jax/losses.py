@@ -73,6 +73,16 @@ def least_squares_g_loss(fake_logits: jax.Array) -> jax.Array:
     return 0.5 * jnp.mean(jnp.square(fake_logits - 1.0))
 
 
+def class_cross_entropy(class_logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """-E[log softmax(class_logits)[label]]: class logits [B, K], int labels [B] -> scalar.
+
+    The auxiliary classifier loss of ACGAN (Odena et al. 2017); not a ``GANLoss``: it is
+    added to D's and G's objectives with ``Config.aux_weight``.
+    """
+    log_p = jax.nn.log_softmax(class_logits.astype(jnp.float32), axis=-1)
+    return -jnp.mean(jnp.take_along_axis(log_p, labels[:, None].astype(jnp.int32), axis=-1))
+
+
 class GANLoss(NamedTuple):
     d_loss: Callable[[jax.Array, jax.Array], jax.Array]
     """(real_logits [B], fake_logits [B]) -> scalar, minimised by D."""

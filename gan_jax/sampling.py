@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from gan_jax.errors import UserError
@@ -13,6 +14,22 @@ from gan_jax.step import make_sample_fn
 @functools.lru_cache(maxsize=8)
 def _jitted_sampler(config):
     return jax.jit(make_sample_fn(config))
+
+
+@functools.lru_cache(maxsize=32)
+def latent_generator(config, label: int | None = None):
+    """``g(variables, z [N, Z]) -> images [N, R, R, C]`` in [-1, 1], BatchNorm in eval mode: the
+    generator as the editing functions (:mod:`gan_jax.edit`) take it. Conditional models draw
+    every image of class ``label`` (checked as in :func:`class_labels`). Cached, so that jitted
+    editing functions that take ``g`` as a static argument compile once per (config, label)."""
+    if config.num_classes and label is None:
+        raise UserError(f"--class: this model is class-conditional; "
+                        f"expected a class in 0..{config.num_classes - 1}")
+    class_labels(config, 1, label)  # UserError for a bad class, or a class for an unconditional model
+    sample = make_sample_fn(config)
+    if not config.num_classes:
+        return lambda variables, z: sample(variables, z)
+    return lambda variables, z: sample(variables, z, jnp.full(z.shape[:1], label, jnp.int32))
 
 
 def class_labels(config, num: int, labels=None) -> np.ndarray | None:
@@ -54,3 +71,12 @@ def generate(config, state, num: int, seed: int = 0, use_ema: bool = True,
              for i in range(0, num, chunk)]
     return np.concatenate(parts, axis=0) if parts else np.zeros(
         (0, config.resolution, config.resolution, config.channels), np.float32)
+
+
+def grid(config, state, z: jax.Array) -> tuple[np.ndarray, int | None]:
+    """The images of a training sample grid and its column count (None: square): samples for
+    the latents ``z``, or for image-to-image tasks rows of source | output | target."""
+    if config.task == "generate":
+        return generate_from(config, state, z), None
+    from gan_jax.translate import sample_grid
+    return sample_grid(config, state)

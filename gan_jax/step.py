@@ -62,11 +62,38 @@ def _ema(ema, params, stats, decay):
     return jax.tree.map(lambda e, p: decay * e + (1.0 - decay) * p, ema, new)
 
 
+def commit(state: GANState, updated: dict, what: jax.Array, key: jax.Array) -> GANState:
+    """The state after one step: the ``updated`` fields, the step counter and ``key``.
+
+    ``what`` holds the NONFINITE_BITS of this step's update; a non-finite step changes
+    nothing but the counters (the last good state survives) and is recorded if first.
+    """
+    ok = what == 0
+    kept = {k: jax.tree.map(lambda new, old: jnp.where(ok, new, old), v, getattr(state, k))
+            for k, v in updated.items()}
+    first_bad = (state.nonfinite_step < 0) & ~ok
+    return state.replace(
+        **kept,
+        step=state.step + 1,
+        key=key,
+        nonfinite_step=jnp.where(first_bad, state.step, state.nonfinite_step),
+        nonfinite_what=jnp.where(first_bad, what, state.nonfinite_what),
+    )
+
+
 def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
-    """The pure train step for ``config``; collectives over ``axis_name`` when given."""
+    """The pure train step for ``config``; collectives over ``axis_name`` when given.
+
+    Image-to-image tasks (``config.task`` other than ``generate``) get their step from
+    :mod:`gan_jax.img2img_step`: same contract, batches of paired or unpaired images.
+    """
+    if config.task != "generate":
+        from gan_jax.img2img_step import make_img2img_step
+        return make_img2img_step(config, axis_name)
     g_net, d_net = models.build(config, axis_name)
     tx_g, tx_d = make_optimizers(config)
     loss = losses.get(config.loss)
+    acgan = bool(config.num_classes) and config.conditioning == "acgan"
     n_critic = config.n_critic
     policy = config.augment
 
@@ -94,18 +121,23 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
         return fake, new["batch_stats"]
 
     def discriminate(d_params, d_stats, x, y):
-        logits, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, y, train=True,
-                                  mutable=["batch_stats"])
-        return logits, new.get("batch_stats", {})
+        """D's logits [B], its new statistics and, for ACGAN, the cross-entropy of its class head on ``y``."""
+        out, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, y, train=True,
+                               mutable=["batch_stats"])
+        logits, aux = (out[0], losses.class_cross_entropy(out[1], y)) if acgan else (out, None)
+        return logits, new.get("batch_stats", {}), aux
 
     def d_objective(d_params, d_stats, real, fake, y_real, y_fake, key, step):
         k_real, k_fake, k_pen = jax.random.split(key, 3)
         real, fake = augment(real, k_real), augment(fake, k_fake)
         # Two passes (real, then fake) as in the PyTorch reference: BatchNorm sees each batch alone.
-        real_logits, d_stats = discriminate(d_params, d_stats, real, y_real)
-        fake_logits, d_stats = discriminate(d_params, d_stats, fake, y_fake)
+        real_logits, d_stats, real_aux = discriminate(d_params, d_stats, real, y_real)
+        fake_logits, d_stats, fake_aux = discriminate(d_params, d_stats, fake, y_fake)
         value = loss.d_loss(real_logits, fake_logits)
         pen, pen_values = penalty(d_params, d_stats, real, fake, y_real, k_pen, step)
+        if acgan:  # Odena et al.: D classifies real and fake images; reported beside the penalties
+            pen_values["d_aux"] = real_aux + fake_aux
+            pen += config.aux_weight * pen_values["d_aux"]
         return value + pen, (value, pen_values, d_stats, real_logits, fake_logits)
 
     def d_update(d_params, d_stats, d_opt, real, fake, y_real, y_fake, key, step):
@@ -154,35 +186,24 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
         nf_d_grads = ~(_finite(d_grads) & ok_d)
 
         def g_objective(fake):
-            logits, new_d_stats = discriminate(d_params, d_stats, augment(fake, d_keys[n_critic]), y_fake)
-            return loss.g_loss(logits), new_d_stats
+            logits, new_d_stats, aux = discriminate(d_params, d_stats, augment(fake, d_keys[n_critic]), y_fake)
+            value = loss.g_loss(logits)
+            return (value + config.aux_weight * aux if acgan else value), (new_d_stats, value, aux)
 
-        (g_loss, d_stats), d_fake = jax.value_and_grad(g_objective, has_aux=True)(fake)
+        (_, (d_stats, g_loss, g_aux)), d_fake = jax.value_and_grad(g_objective, has_aux=True)(fake)
         (g_grads,) = g_pullback(d_fake)
-        g_grads, g_loss = _mean((g_grads, g_loss), axis_name)
+        g_grads, g_loss, g_aux = _mean((g_grads, g_loss, g_aux), axis_name)
         g_updates, g_opt = tx_g.update(g_grads, state.g_opt, state.g_params)
         g_params = optax.apply_updates(state.g_params, g_updates)
 
         what = (nf_d_loss * 1 + (~jnp.isfinite(g_loss)) * 2 + nf_d_grads * 4
                 + (~_finite(g_grads)) * 8).astype(jnp.int32)
-        ok = what == 0
         ema = state.ema
         if ema is not None:
             ema = _ema(ema, g_params, g_stats, ema_decay_at(state.step, config.ema_decay))
 
-        updated = dict(g_params=g_params, g_stats=g_stats, d_params=d_params, d_stats=d_stats,
-                       g_opt=g_opt, d_opt=d_opt, ema=ema)
-        # A non-finite step changes nothing but the counters: the last good state survives.
-        kept = {k: jax.tree.map(lambda new, old: jnp.where(ok, new, old), v, getattr(state, k))
-                for k, v in updated.items()}
-        first_bad = (state.nonfinite_step < 0) & ~ok
-        new_state = state.replace(
-            **kept,
-            step=state.step + 1,
-            key=key,
-            nonfinite_step=jnp.where(first_bad, state.step, state.nonfinite_step),
-            nonfinite_what=jnp.where(first_bad, what, state.nonfinite_what),
-        )
+        new_state = commit(state, dict(g_params=g_params, g_stats=g_stats, d_params=d_params, d_stats=d_stats,
+                                       g_opt=g_opt, d_opt=d_opt, ema=ema), what, key)
         metrics = _mean({
             "d_loss": d_loss,
             "g_loss": g_loss,
@@ -190,6 +211,8 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
             "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),
         }, axis_name)
         metrics.update(pen_values)  # already averaged over devices
+        if acgan:
+            metrics["g_aux"] = g_aux
         metrics["nonfinite"] = what
         return new_state, metrics
 

@@ -20,7 +20,7 @@ from gan_jax import configs, data, images, sampling, workdir as wd
 from gan_jax.checkpoint import Checkpoints, signature
 from gan_jax.errors import UserError
 from gan_jax.logger import MetricsLog
-from gan_jax.parallel import make_parallel_step
+from gan_jax.parallel import make_parallel_step, member_state, stack_trees
 from gan_jax.state import NONFINITE_BITS, abstract_state, init_state
 
 
@@ -100,6 +100,25 @@ class _PeriodicEval:
         return result
 
 
+class _NoLog:
+    """The metrics log of a process that does not write (all but process 0 of a multi-host run)."""
+
+    def scalars(self, step, values):
+        pass
+
+    def image(self, step, tag, grid):
+        pass
+
+    def close(self):
+        pass
+
+
+def _member_means(host_metrics: list[dict], member: int | None) -> dict:
+    """Mean of every metric over the calls since the last log (of one population member)."""
+    pick = (lambda v: np.asarray(v)) if member is None else (lambda v: np.asarray(v)[member])
+    return {k: float(np.mean([pick(m[k]) for m in host_metrics])) for k in host_metrics[0] if k != "nonfinite"}
+
+
 def _print(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -118,10 +137,14 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     configs.validate(config)
     wd.check(workdir)
     t_start = time.time()
-    source = data.load_source(config.dataset, resolution=config.resolution,
-                              channels=config.channels, tfds_data_dir=config.tfds_data_dir or None)
+    source = data.source_for(config)
     runner = make_parallel_step(config)
     runner.check_batch_size(config.batch_size)
+    k = config.steps_per_call
+    if config.steps % k:
+        raise UserError(f"steps={config.steps}: expected a multiple of steps_per_call={k}")
+    members = configs.member_configs(config) if config.population > 1 else [config]
+    primary = jax.process_index() == 0  # the one process that writes logs, samples and config.json
     if config.num_classes and (source.labels is None or source.num_classes > config.num_classes):
         raise UserError(f"num_classes={config.num_classes}: dataset {config.dataset!r} has "
                         f"{'no labels' if source.labels is None else f'{source.num_classes} classes'}")
@@ -142,30 +165,40 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
         state, _ = ckpts.restore(abstract_state(config), sig)
         for moved in ckpts.quarantine_damaged():
             _print(f"warning: unreadable checkpoint moved to {moved}")
-        _print(f"resuming {workdir} from step {int(state.step)}")
+        _print(f"resuming {workdir} from step {int(np.ravel(state.step)[0])}")
     else:
         state = init_state(config)
-    start = int(state.step)
-    wd.save_config(workdir, config)
+    start = int(np.ravel(state.step)[0])
+    if start % k:
+        raise UserError(f"steps_per_call={k}: the run in {workdir} is at step {start}, not a multiple of it")
+    if primary:
+        wd.save_config(workdir, config)
     meta = {"signature": sig, "config": config.to_dict()}
 
     evaluate = _PeriodicEval(config, workdir, meta, extractor) if config.eval_every else None
-    log = MetricsLog(workdir, start_step=start)
-    grid_z = _grid_latents(config)
+    # One output directory per population member (the run directory itself without a population).
+    out_dirs = [workdir] if len(members) == 1 else [wd.prepare(os.path.join(workdir, "members", str(i)))
+                                                   for i in range(len(members))]
+    logs = [MetricsLog(d, start_step=start) if primary else _NoLog() for d in out_dirs]
+    grid_z = [_grid_latents(m) for m in members]
 
     def write_samples(host_state, step):
-        imgs = sampling.generate_from(config, host_state, grid_z)
-        path = os.path.join(workdir, "samples", f"step_{step:07d}.png")
-        images.save_grid(imgs, path)
-        log.image(step, "samples", images.make_grid(imgs))
+        if not primary:
+            return
+        for i, log in enumerate(logs):
+            imgs, ncol = sampling.grid(members[i], member_state(host_state, i, len(members)), grid_z[i])
+            images.save_grid(imgs, os.path.join(out_dirs[i], "samples", f"step_{step:07d}.png"), ncol)
+            log.image(step, "samples", images.make_grid(imgs, ncol))
 
     def check_finite(host_state):
-        bad = int(host_state.nonfinite_step)
-        if bad >= 0 and config.nonfinite == "stop":
-            what = describe_nonfinite(int(host_state.nonfinite_what))
+        bad_steps = np.ravel(host_state.nonfinite_step)
+        if (bad_steps >= 0).any() and config.nonfinite == "stop":
+            i = int(np.argmax(bad_steps >= 0))  # the first diverged population member
+            bad, what = int(bad_steps[i]), describe_nonfinite(int(np.ravel(host_state.nonfinite_what)[i]))
             saved = ckpts.steps()
+            who = f" in population member {i}" if len(members) > 1 else ""
             raise TrainingDiverged(
-                f"non-finite {what} at step {bad}; training stopped (last good checkpoint: "
+                f"non-finite {what}{who} at step {bad}; training stopped (last good checkpoint: "
                 f"{saved[-1] if saved else 'none'}; --set nonfinite=skip drops such updates instead)")
 
     def save(device_state):
@@ -178,11 +211,12 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     if start >= config.steps:
         _print(f"{workdir} already has {start} of {config.steps} steps; nothing to do "
                f"(raise --steps to continue)")
-        log.close()
+        for log in logs:
+            log.close()
         return result
 
     bar = None
-    if progress:
+    if progress and primary:
         from tqdm import tqdm
         bar = tqdm(total=config.steps, initial=start, unit="step", dynamic_ncols=True,
                    file=sys.stderr, desc="train")
@@ -191,38 +225,50 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     device_state = runner.put_state(state)
     del state
     with contextlib.ExitStack() as stack:
-        stack.callback(log.close)
+        for log in logs:
+            stack.callback(log.close)
         if bar is not None:
             stack.callback(bar.close)
-        batches = stack.enter_context(data.Batches(source, config.batch_size, config.seed, start,
-                                                   with_labels=config.num_classes > 0))
-        batch = runner.put_batch(next(batches))
+        # Each member reads its own data order; each process only its rows of every global batch.
+        feeds = [stack.enter_context(data.Batches(source, config.batch_size, m.seed, start,
+                                                  shard_index=jax.process_index(),
+                                                  shard_count=jax.process_count(),
+                                                  with_labels=config.num_classes > 0)) for m in members]
+
+        def next_call():
+            """This process's data for one call: [B, ...], [K, B, ...] fused, [P, ...] per member."""
+            per_member = [stack_trees([next(f) for _ in range(k)]) if k > 1 else next(f) for f in feeds]
+            return runner.put_batch(stack_trees(per_member) if len(members) > 1 else per_member[0])
+
+        batch = next_call()
         step = start
         while step < config.steps and not stop.received:
             device_state, metrics = runner.step(device_state, batch)
-            step += 1
+            step += k
             if step < config.steps:
-                batch = runner.put_batch(next(batches))  # overlaps with the step in flight
+                batch = next_call()  # overlaps with the step in flight
             pending.append(metrics)
             if bar is not None:
-                bar.update(1)
+                bar.update(k)
             if step % config.log_every == 0 or step == config.steps:
                 host = [runner.get_metrics(m) for m in jax.device_get(pending)]
-                means = {k: float(np.mean([m[k] for m in host])) for k in host[0] if k != "nonfinite"}
                 now = time.time()
-                means["steps_per_sec"] = (step - step_log) / max(now - t_log, 1e-9)
-                means["images_per_sec"] = means["steps_per_sec"] * config.batch_size
+                rate = (step - step_log) / max(now - t_log, 1e-9)
                 t_log, step_log, pending = now, step, []
-                log.scalars(step, means)
-                result.last_metrics = means
+                for i, log in enumerate(logs):
+                    means = _member_means(host, i if len(members) > 1 else None)
+                    means.update(steps_per_sec=rate, images_per_sec=rate * config.batch_size)
+                    log.scalars(step, means)
+                    if i == 0:
+                        result.last_metrics = means
                 if bar is not None:
-                    bar.set_postfix({k: f"{means[k]:.3f}" for k in ("d_loss", "g_loss")})
-                if config.nonfinite == "stop" and any(m["nonfinite"] for m in host):
+                    bar.set_postfix({k: f"{result.last_metrics[k]:.3f}" for k in ("d_loss", "g_loss")})
+                if config.nonfinite == "stop" and any(np.any(m["nonfinite"]) for m in host):
                     check_finite(runner.get_state(device_state))
             if step % config.sample_every == 0 or step == config.steps:
                 write_samples(runner.get_state(device_state), step)
             if evaluate is not None and (step % config.eval_every == 0 or step == config.steps):
-                res = evaluate(runner.get_state(device_state), step, log)
+                res = evaluate(runner.get_state(device_state), step, logs[0])
                 if bar is not None:
                     bar.write(f"step {step}: {config.eval_metric} = {res[config.eval_metric]:.4f} "
                               f"({res['extractor']}); best {evaluate.best_value:.4f}")

@@ -27,13 +27,20 @@ class Config:
     model: str = "dcgan"
     z_dim: int = 100
     num_classes: int = 0
-    """Class-conditional models when > 0 (conditional-BatchNorm G, projection D); the
-    dataset must have labels 0 .. num_classes - 1."""
+    """Class-conditional models when > 0 (conditional-BatchNorm G, and D as ``conditioning``
+    says); the dataset must have labels 0 .. num_classes - 1."""
+    conditioning: str = "projection"
+    """How D uses the classes when ``num_classes`` > 0: ``projection`` (Miyato & Koyama 2018:
+    the logit gains <embed(y), features>) or ``acgan`` (Odena et al. 2017: D takes no label
+    and has an auxiliary head of class logits; D and G both also minimise ``aux_weight`` *
+    the cross-entropy of the labels, D on real and fake images, G on fake ones)."""
+    aux_weight: float = 1.0
+    """ACGAN: weight of the auxiliary classification loss (``conditioning=acgan``)."""
     g_width: int = 64
     d_width: int = 64
     d_norm: str = "batch"
     """Normalisation in D: ``batch`` (DCGAN), ``spectral`` (SNGAN: spectral norm on every
-    conv) or ``none``. Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix
+    conv), ``none``, or ``instance`` (per image; the PatchGAN D of model=unet only). Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix
     their per-sample gradients."""
     fast_conv: bool = True
     """Use the fast-gradient transposed convolution (same function, faster backward)."""
@@ -68,8 +75,20 @@ class Config:
     steps: int = 2000
     seed: int = 0
     parallel: str = "auto"
-    """``auto`` (pmap when more than one local device, else jit), ``none``/``jit``, ``pmap``,
-    ``sharding`` (jit with the batch split over a device mesh)."""
+    """``auto`` (sharding when more than one device, else jit), ``none``/``jit``, ``pmap``,
+    ``sharding`` (jit with the batch split over a device mesh), ``shard_map`` (explicit
+    collectives over the same mesh). The mesh spans all processes of a multi-host run."""
+    steps_per_call: int = 1
+    """Fuse K train steps into one compiled call (``lax.scan``): less dispatch overhead for
+    small models. ``log_every``, ``sample_every``, ``checkpoint_every`` and ``eval_every``
+    must be multiples of K."""
+    population: int = 1
+    """Train P independent GANs at once (``jax.vmap``); member i has seed ``seed + i`` and
+    writes its samples and metrics under ``members/i/`` in the run directory."""
+    population_lr_g: str = ""
+    """Per-member generator learning rates, comma-separated ('' = ``lr_g`` for every member)."""
+    population_lr_d: str = ""
+    """Per-member discriminator learning rates, comma-separated ('' = ``lr_d`` for every member)."""
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -87,6 +106,44 @@ class Config:
     eval_metric: str = "fd"
     """The metric that picks the ``best`` checkpoint: fd, kid (lower is better),
     is, precision, recall (higher is better)."""
+
+    # --- image-to-image tasks --------------------------------------------------
+    task: str = "generate"
+    """``generate`` (an unconditional or class-conditional GAN: the models above),
+    ``pix2pix`` (paired translation: U-Net G, PatchGAN D, adversarial + L1),
+    ``inpaint`` (the pix2pix networks fed the masked image and the mask; G's output fills
+    the hole), ``srgan`` (super-resolution x``scale``: residual pixel-shuffle G, pixel
+    pretraining then adversarial fine-tuning), ``cyclegan`` (unpaired translation between
+    ``dataset`` and ``dataset_b``)."""
+    degrade: str = ""
+    """How a paired task makes its source from each target image: ``noise`` (Gaussian,
+    ``noise_sigma``), ``grey`` (luminance), ``edges`` (Sobel magnitude) for pix2pix;
+    ``mask_center`` (the centre half square) or ``mask_box`` (a random box) for inpaint."""
+    holdout_dataset: str = ""
+    """Held-out data of a paired task (sample grids, experiments), e.g. ``photos:heldout``
+    or ``fashion_mnist:test``; '' = ``dataset``."""
+    dataset_b: str = ""
+    """CycleGAN: the spec of domain B (``dataset`` is domain A), e.g.
+    ``tfds:cycle_gan/horse2zebra:trainB``; ``SPEC#K`` keeps class K of a labelled dataset."""
+    noise_sigma: float = 0.1
+    """``degrade=noise``: noise standard deviation in [0, 1] pixel units (0.1 ~ 25/255)."""
+    l1_weight: float = 100.0
+    """Weight of the pixel (L1) loss against the adversarial loss (weight 1): pix2pix and
+    inpaint 100; SRGAN's content loss is ``l1_weight`` * L1 + ``feature_weight`` * D-feature MSE."""
+    feature_weight: float = 0.0
+    """SRGAN: weight of the feature content loss, the MSE between D's features of G(x) and of
+    the real image (a perceptual loss without a pretrained VGG)."""
+    scale: int = 4
+    """SRGAN: upscaling factor, 2 or 4 (the source is the target downscaled, antialiased)."""
+    pretrain_steps: int = 0
+    """SRGAN: the first K steps train G on the pixel loss alone (D untouched); adversarial
+    fine-tuning after. The checkpoint at step K is the pixel-pretrained generator."""
+    cycle_weight: float = 10.0
+    """CycleGAN: weight of the cycle-consistency L1 losses (A->B->A and B->A->B)."""
+    identity_weight: float = 0.5
+    """CycleGAN: weight of the identity L1 losses, as a fraction of ``cycle_weight`` (0: off)."""
+    pool_size: int = 50
+    """CycleGAN: size of each history pool of generated images shown to D (0: no pool)."""
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -38,6 +38,9 @@ def batch_indices(num_examples: int, batch_size: int, seed: int, step: int) -> n
     return epoch_permutation(num_examples, seed, epoch)[i * batch_size:(i + 1) * batch_size]
 
 
+_BATCH_STREAM = 0xB47C  # separates a source's own randomness from the epoch permutations
+
+
 class _Failure:
     def __init__(self, exc: BaseException):
         self.exc = exc
@@ -64,6 +67,9 @@ class _Maker:
         return perm[start:start + per]
 
     def batch(self, step: int) -> dict:
+        if hasattr(self.source, "make_batch"):  # paired / unpaired sources build their own dicts
+            rng = np.random.default_rng([int(self.seed) % 2**64, int(step), self.shard_index, _BATCH_STREAM])
+            return self.source.make_batch(self.indices(step), rng)
         images, labels = self.source.get(self.indices(step))
         out = {"image": to_float(images)}
         if self.with_labels:
@@ -94,7 +100,8 @@ class Batches:
 
     Each item: ``{"image": float32 [B / shard_count, H, W, C] in [-1, 1],
     "label": int32 [B / shard_count]}`` (label only with ``with_labels``): the
-    contiguous slice ``shard_index`` of the global batch. A background thread
+    contiguous slice ``shard_index`` of the global batch (a source with ``make_batch``, such
+    as :class:`~gan_jax.data.PairedSource`, yields its own dicts). A background thread
     keeps up to ``prefetch`` batches ready (``prefetch=0``: no thread). Errors in
     the thread are re-raised by ``next``. Close it, or use it as a context manager.
     """

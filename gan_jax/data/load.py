@@ -1,7 +1,9 @@
 """`load_source(spec, ...)`: turn a dataset spec string into an `ImageSource`.
 
-Specs: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx files),
-``idx:PATH``, ``tfds:NAME[:SPLIT]``, ``folder:PATH``. Every source is fitted
+Specs: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx files; ``:train``
+the first 60k, ``:test`` the last 10k), ``idx:PATH``, ``tfds:NAME[:SPLIT]``,
+``folder:PATH``, ``photos[:train|heldout]`` (patches of the photos shipped in
+scikit-learn and matplotlib, :mod:`gan_jax.data.photos`). Every source is fitted
 to ``resolution`` x ``resolution`` pixels and ``channels`` (1 or 3).
 """
 from __future__ import annotations
@@ -12,11 +14,13 @@ from gan_jax.data.convert import check_target, fit_images
 from gan_jax.data.folder import read_folder
 from gan_jax.data.idx import read_fashion_mnist, read_idx_dataset
 from gan_jax.data.mnist5k import read_mnist5k
+from gan_jax.data.photos import photo_patches
 from gan_jax.data.source import ImageSource
 from gan_jax.data.tfds_loader import load_tfds
 from gan_jax.errors import UserError
 
-SPEC_FORMS = "mnist5k, fashion_mnist, idx:PATH, tfds:NAME[:SPLIT], folder:PATH"
+SPEC_FORMS = ("mnist5k, fashion_mnist[:train|test], idx:PATH, tfds:NAME[:SPLIT], folder:PATH, "
+              "photos[:train|heldout]")
 
 
 def _in_memory(name, images, labels, resolution, channels, num_classes=None) -> ImageSource:
@@ -35,6 +39,12 @@ def load_source(spec: str, *, resolution: int, channels: int,
     if not sep and kind == "fashion_mnist":
         images, labels = read_fashion_mnist()
         return _in_memory("fashion_mnist", images, labels, resolution, channels, 10)
+    if kind == "fashion_mnist" and rest in ("train", "test"):  # the first 60k / the last 10k
+        images, labels = read_fashion_mnist()
+        part = slice(None, 60000) if rest == "train" else slice(60000, None)
+        return _in_memory(spec, images[part], labels[part], resolution, channels, 10)
+    if kind == "photos" and rest in ("", "train", "heldout"):
+        return photo_patches(rest or "train", resolution, channels)
     if sep and rest and kind == "idx":
         images, labels = read_idx_dataset(os.path.expanduser(rest), f"dataset {spec}")
         return _in_memory(spec, images, labels, resolution, channels)

@@ -5,27 +5,47 @@ import jax.numpy as jnp
 
 from gan_jax.models.dcgan import Discriminator, Generator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
-from gan_jax.models.layers import ConvTranspose, conv_transpose_fast, conv_transpose_reference
+from gan_jax.models.layers import ConvTranspose, conv_transpose_fast, conv_transpose_reference, pixel_shuffle
+from gan_jax.models.patchgan import PatchGAN
+from gan_jax.models.srgan import SRDiscriminator, SRGenerator, bicubic_upscale
+from gan_jax.models.unet import UNet
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
 def build(config, axis_name: str | None = None):
     """(generator, discriminator) for ``config.model``; BatchNorm syncs over ``axis_name``."""
-    if config.model not in ("dcgan", "resnet"):
-        raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan, resnet")
+    if config.model not in ("dcgan", "resnet", "unet", "srgan"):
+        raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan, resnet, unet, srgan")
     dtype = _DTYPES[config.compute_dtype]
+    if config.model in ("unet", "srgan"):
+        return _build_img2img(config, axis_name, dtype)
     if config.model == "resnet":
         if config.resolution != 32:
             raise ValueError(f"the resnet model is for 32 px images, got resolution {config.resolution}")
         return (ResNetGenerator(config.channels, config.g_width, config.num_classes, axis_name, dtype),
-                ResNetDiscriminator(config.d_width, config.num_classes, config.d_norm, dtype))
+                ResNetDiscriminator(config.d_width, config.num_classes, config.d_norm, dtype,
+                                    conditioning=config.conditioning))
     g = Generator(config.resolution, config.channels, config.g_width, config.fast_conv, axis_name, dtype,
                   num_classes=config.num_classes)
     d = Discriminator(config.resolution, config.channels, config.d_width, config.fast_conv, axis_name, dtype,
-                      num_classes=config.num_classes, norm=config.d_norm)
+                      num_classes=config.num_classes, norm=config.d_norm, conditioning=config.conditioning)
     return g, d
 
 
+def _build_img2img(config, axis_name, dtype):
+    """The image-to-image pairs: U-Net + PatchGAN (pix2pix, inpaint, cyclegan), SRGAN."""
+    if config.model == "srgan":
+        return (SRGenerator(config.channels, config.scale, config.g_width, dtype=dtype),
+                SRDiscriminator(config.d_width, axis_name, dtype))
+    # G's input channels come from its input: C for pix2pix and cyclegan, C + 1 (the mask) for inpaint.
+    g_norm = "instance" if config.task == "cyclegan" else "batch"
+    n_layers = 2 if config.resolution <= 32 else 3
+    return (UNet(config.channels, config.g_width, norm=g_norm, axis_name=axis_name, fast_conv=config.fast_conv,
+                 dtype=dtype),
+            PatchGAN(config.d_width, n_layers, config.d_norm, axis_name, config.fast_conv, dtype))
+
+
 __all__ = ["Generator", "Discriminator", "ResNetGenerator", "ResNetDiscriminator", "ConvTranspose", "build",
-           "conv_transpose_fast", "conv_transpose_reference"]
+           "conv_transpose_fast", "conv_transpose_reference", "UNet", "PatchGAN", "SRGenerator",
+           "SRDiscriminator", "bicubic_upscale", "pixel_shuffle"]

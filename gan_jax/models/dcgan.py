@@ -70,7 +70,10 @@ class Discriminator(nn.Module):
     Strided 4x4 convs double the channels from ``width`` down to the base
     feature map; a final base x base valid conv gives one logit per image (no
     sigmoid). With ``num_classes`` > 0 it is a projection discriminator (Miyato &
-    Koyama 2018): the logit gains <embed(y), h>, h the spatially summed last features.
+    Koyama 2018): the logit gains <embed(y), h>, h the spatially summed last features;
+    or, with ``conditioning="acgan"``, an auxiliary classifier (Odena et al. 2017): no
+    labels in, and it returns ``(logits [B], class_logits [B, num_classes])`` from a second
+    base x base valid conv on the same features.
     """
 
     resolution: int = 28
@@ -84,6 +87,8 @@ class Discriminator(nn.Module):
     """``batch`` (DCGAN), ``spectral`` (SNGAN: every conv spectrally normalised, power-iteration
     vectors in the ``batch_stats`` collection) or ``none``. Only ``batch`` mixes the samples of
     a batch, so gradient penalties need one of the others."""
+    conditioning: str = "projection"
+    """With ``num_classes``: ``projection`` or ``acgan`` (a class-logit head, labels unused)."""
 
     def _conv(self, train: bool, *args):
         conv = Conv(*args, fast=self.fast_conv, dtype=self.dtype)
@@ -93,7 +98,8 @@ class Discriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
-        if self.num_classes and labels is None:
+        acgan = self.num_classes and self.conditioning == "acgan"
+        if self.num_classes and labels is None and not acgan:
             raise ValueError(f"this Discriminator is conditional ({self.num_classes} classes): pass labels [B]")
         if self.norm not in NORMS:
             raise ValueError(f"Discriminator norm must be one of {NORMS}, got {self.norm!r}")
@@ -107,6 +113,9 @@ class Discriminator(nn.Module):
                 x = batch_norm(train, self.axis_name, self.dtype)(x)
             x = nn.leaky_relu(x, 0.2)
         logits = self._conv(train, 1, base)(x).reshape(x.shape[0]).astype(jnp.float32)
+        if acgan:
+            class_logits = self._conv(train, self.num_classes, base)(x).reshape(x.shape[0], -1)
+            return logits, class_logits.astype(jnp.float32)
         if self.num_classes:
             h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, C]
             embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),

@@ -138,6 +138,17 @@ def depth_to_space(x, s: int):
     return jnp.transpose(x, (0, 1, 3, 2, 4, 5)).reshape(b, h * s, w * s, c // (s * s))
 
 
+def pixel_shuffle(x, r: int):
+    """Sub-pixel upsampling (Shi et al. 2016): [B, H, W, r*r*C] -> [B, r*H, r*W, C].
+
+    Output pixel (r*i + a, r*j + b, c) is input channel (a*r + b)*C + c of pixel (i, j): the
+    channel order of :func:`space_to_depth`, whose exact inverse this is.
+    """
+    if x.shape[-1] % (r * r):
+        raise ValueError(f"pixel_shuffle: {x.shape[-1]} channels is not a multiple of r*r = {r * r}")
+    return depth_to_space(x, r)
+
+
 def _s2d_kernel(kernel, s: int):
     """[k, k, I, O] -> [k/s, k/s, s*s*I, O], matching :func:`space_to_depth` of the input."""
     k, _, i, o = kernel.shape
@@ -565,6 +576,18 @@ def batch_norm(train: bool, axis_name: str | None, dtype=jnp.float32) -> nn.Batc
         scale_init=dcgan_scale_init,
         dtype=dtype,
     )
+
+
+def norm_layer(kind: str, train: bool, axis_name: str | None, dtype=jnp.float32):
+    """``batch`` (:func:`batch_norm`, statistics synchronised over ``axis_name``), ``instance``
+    (per image and channel, no statistics) or ``none`` (the identity)."""
+    if kind == "batch":
+        return batch_norm(train, axis_name, dtype)
+    if kind == "instance":
+        return nn.InstanceNorm(epsilon=1e-5, dtype=dtype)
+    if kind == "none":
+        return lambda x: x
+    raise ValueError(f"norm must be batch, instance or none, got {kind!r}")
 
 
 class ConditionalBatchNorm(nn.Module):

@@ -63,12 +63,14 @@ class ResNetGenerator(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    """images [B, 32, 32, C] in [-1, 1] (and labels [B] when ``num_classes``) -> logits [B]."""
+    """images [B, 32, 32, C] in [-1, 1] (and labels [B] when ``num_classes``) -> logits [B];
+    with ``conditioning="acgan"`` no labels, and ``(logits [B], class_logits [B, num_classes])``."""
 
     width: int = 128
     num_classes: int = 0
     norm: str = "spectral"
     dtype: Any = jnp.float32
+    conditioning: str = "projection"
 
     def _layer(self, layer, train):
         if self.norm == "spectral":
@@ -80,7 +82,8 @@ class ResNetDiscriminator(nn.Module):
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
-        if self.num_classes and labels is None:
+        acgan = self.num_classes and self.conditioning == "acgan"
+        if self.num_classes and labels is None and not acgan:
             raise ValueError(f"this Discriminator is conditional ({self.num_classes} classes): pass labels [B]")
         if self.norm not in ("spectral", "none"):
             raise ValueError(f"ResNet discriminator norm must be 'spectral' or 'none', got {self.norm!r}")
@@ -94,6 +97,8 @@ class ResNetDiscriminator(nn.Module):
             x = x + h
         h = jnp.sum(nn.relu(x), axis=(1, 2)).astype(jnp.float32)  # [B, W]
         logits = self._layer(nn.Dense(1, kernel_init=_INIT), train)(h)[:, 0]
+        if acgan:
+            return logits, self._layer(nn.Dense(self.num_classes, kernel_init=_INIT), train)(h)
         if self.num_classes:
             embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=_INIT, name="class_embedding")(labels)
             logits = logits + jnp.sum(embed * h, axis=-1)

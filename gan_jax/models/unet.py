@@ -1,0 +1,66 @@
+"""U-Net generator for image-to-image translation (pix2pix, Isola et al. 2017).
+
+Encoder: 4x4 stride-2 convs (LeakyReLU 0.2, norm after the first), halving the size
+until it is odd or 4 px; a residual pair of 3x3 convs at the bottom widens the
+receptive field when only a few halvings fit (28 px -> 7 px). Decoder: 4x4 stride-2
+transposed convs (ReLU, norm), each concatenated with the encoder features of the same
+size. The last stage also sees the input itself (a full-resolution skip, so fine detail
+of the source such as the known pixels of an inpainting input needs no bottleneck),
+then a 3x3 conv and tanh. No dropout: the output is a deterministic function of the input.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from gan_jax.models.layers import Conv, ConvTranspose, norm_layer
+
+
+def unet_depth(size: int, max_depth: int) -> int:
+    """Number of stride-2 halvings of a ``size`` px input: while even and >= 8 px."""
+    depth = 0
+    while depth < max_depth and size % 2 == 0 and size >= 8:
+        size //= 2
+        depth += 1
+    return depth
+
+
+class UNet(nn.Module):
+    """source [B, H, W, C_in] -> image [B, H, W, out_channels] in [-1, 1] (H == W)."""
+
+    out_channels: int
+    width: int = 64
+    max_depth: int = 5
+    norm: str = "batch"
+    """``batch`` (statistics synchronised over ``axis_name``) or ``instance``."""
+    axis_name: str | None = None
+    fast_conv: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, train: bool = True):
+        depth = unet_depth(x.shape[1], self.max_depth)
+        if depth == 0:
+            raise ValueError(f"UNet: a {x.shape[1]} px input cannot be halved (needs an even size >= 8)")
+        norm = lambda: norm_layer(self.norm, train, self.axis_name, self.dtype)  # noqa: E731
+        feats = [self.width * 2 ** min(i, 3) for i in range(depth)]
+        h, skips = x, []
+        for i, f in enumerate(feats):
+            h = Conv(f, 4, 2, 1, use_bias=i == 0, fast=self.fast_conv, dtype=self.dtype)(h)
+            if i > 0:
+                h = norm()(h)
+            skips.append(h)
+            h = nn.leaky_relu(h, 0.2)
+        r = nn.relu(norm()(Conv(feats[-1], 3, 1, 1, dtype=self.dtype)(h)))
+        h = h + norm()(Conv(feats[-1], 3, 1, 1, dtype=self.dtype)(r))
+        for i in reversed(range(depth)):
+            if i < depth - 1:
+                h = jnp.concatenate([h, skips[i]], axis=-1)
+            h = nn.relu(h)
+            f = feats[i - 1] if i > 0 else self.width
+            h = norm()(ConvTranspose(f, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(h))
+        h = nn.relu(jnp.concatenate([h, x.astype(h.dtype)], axis=-1))
+        h = Conv(self.out_channels, 3, 1, 1, use_bias=True, dtype=self.dtype)(h)
+        return jnp.tanh(h.astype(jnp.float32))

@@ -1,0 +1,131 @@
+"""ACGAN (``conditioning=acgan``): the auxiliary class head of D, its loss in both objectives, pmap."""
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_jax import configs, losses, models
+from gan_jax.configs import Config
+from gan_jax.checkpoint import _check_signature, signature
+from gan_jax.errors import UserError
+from gan_jax.parallel import make_parallel_step, unreplicate
+from gan_jax.state import init_state
+from gan_jax.step import make_train_step
+
+
+@pytest.fixture
+def acgan_config(tiny_config):
+    return dataclasses.replace(tiny_config, num_classes=10, conditioning="acgan", batch_size=16)
+
+
+def _batch(config: Config, seed=1):
+    x = jax.random.uniform(jax.random.PRNGKey(seed), (config.batch_size, 28, 28, 1)) * 2 - 1
+    return {"image": np.asarray(x), "label": (np.arange(config.batch_size, dtype=np.int32) * 3) % 10}
+
+
+def _rel(a, b) -> float:
+    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
+    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
+    return float(num / np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb)))
+
+
+def test_class_cross_entropy_matches_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (7, 5)).astype(np.float32)
+    labels = rng.integers(0, 5, 7).astype(np.int32)
+    shifted = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    expected = -np.mean(log_p[np.arange(7), labels])
+    np.testing.assert_allclose(float(losses.class_cross_entropy(jnp.asarray(logits), jnp.asarray(labels))),
+                               expected, rtol=1e-6)
+    # Confident and right: ~0; confident and wrong: ~ the logit margin; finite for huge logits.
+    big = jnp.array([[100.0, 0.0], [100.0, 0.0]])
+    assert float(losses.class_cross_entropy(big, jnp.array([0, 0]))) < 1e-6
+    np.testing.assert_allclose(float(losses.class_cross_entropy(big, jnp.array([1, 1]))), 100.0, rtol=1e-6)
+    assert np.isfinite(float(losses.class_cross_entropy(big * 1e6, jnp.array([1, 0]))))
+
+
+@pytest.mark.parametrize("model,resolution,d_norm", [("dcgan", 28, "batch"), ("dcgan", 28, "spectral"),
+                                                     ("resnet", 32, "spectral")])
+def test_acgan_discriminator_has_a_class_head_and_no_projection(acgan_config, model, resolution, d_norm):
+    config = dataclasses.replace(acgan_config, model=model, resolution=resolution, d_norm=d_norm)
+    _, d = models.build(config)
+    x = jnp.zeros((5, resolution, resolution, 1))
+    variables = jax.eval_shape(lambda: d.init(jax.random.PRNGKey(0), x, None, train=False))
+    logits, class_logits = jax.eval_shape(lambda v: d.apply(v, x, None, train=False), variables)
+    assert logits.shape == (5,) and class_logits.shape == (5, 10)
+    assert "class_embedding" not in variables["params"]  # no projection term
+    projection = dataclasses.replace(config, conditioning="projection")
+    p_vars = jax.eval_shape(lambda: models.build(projection)[1].init(jax.random.PRNGKey(0), x, jnp.zeros(5, int),
+                                                                     train=False))
+    assert "class_embedding" in p_vars["params"]
+
+
+@pytest.fixture(scope="module")
+def acgan_step():
+    """One jitted ACGAN step (compiled once for the tests below): config, batch, state before, after, metrics."""
+    config = Config(g_width=8, d_width=8, z_dim=16, batch_size=16, num_classes=10, conditioning="acgan")
+    batch, state = _batch(config), init_state(config)
+    new, metrics = jax.jit(make_train_step(config))(state, batch)
+    return config, batch, state, new, {k: float(v) for k, v in metrics.items()}
+
+
+def test_acgan_step_adds_the_aux_loss_to_both_objectives(acgan_step):
+    config, batch, state, new, m = acgan_step
+    assert int(m["nonfinite"]) == 0 and int(new.step) == 1
+    # At init the class head is near uniform: each cross-entropy is about ln 10 (D: real + fake).
+    assert abs(m["d_aux"] - 2 * np.log(10)) < 0.3 and abs(m["g_aux"] - np.log(10)) < 0.3
+    # Without the aux loss: the same adversarial D loss (same params, same keys), other updates.
+    off = dataclasses.replace(config, aux_weight=0.0)
+    new_off, m_off = jax.jit(make_train_step(off))(init_state(off), batch)
+    np.testing.assert_allclose(float(m_off["d_loss"]), m["d_loss"], rtol=1e-6)
+    np.testing.assert_allclose(float(m_off["d_aux"]), m["d_aux"], rtol=1e-6)
+    assert _rel(new.d_params, new_off.d_params) > 1e-4, "the aux loss must change D's update"
+    assert _rel(new.g_params, new_off.g_params) > 1e-4, "the aux loss must change G's update"
+    # D's class head is trained only by the aux loss: with weight 0 it keeps its initial value.
+    class_head = [k for k in state.d_params if _rel(new_off.d_params[k], state.d_params[k]) == 0.0]
+    assert class_head and all(_rel(new.d_params[k], state.d_params[k]) > 0 for k in class_head)
+
+
+def test_labels_change_the_acgan_generator_output(acgan_step):
+    config, _, _, new, _ = acgan_step
+    g, _ = models.build(config)
+    z = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, config.z_dim)), (10, 1))
+    images = jax.jit(lambda v, z, y: g.apply(v, z, y, train=False))(new.generator_variables(use_ema=False), z,
+                                                                      jnp.arange(10))
+    assert images.shape == (10, 28, 28, 1)
+    # One z, 10 classes: 10 different images (relative to the still small outputs of a fresh G).
+    diffs = jnp.abs(images[1:] - images[:1]).max(axis=(1, 2, 3)) / jnp.abs(images[0]).max()
+    assert float(jnp.min(diffs)) > 1e-2
+
+
+def test_acgan_pmap_over_4_devices_equals_single_device(acgan_step):
+    assert jax.local_device_count() == 4, "conftest sets 4 virtual CPU devices"
+    config, batch, _, single, m_single = acgan_step
+    runner = make_parallel_step(config, "pmap")
+    replicated, m_pmap = runner.step(runner.put_state(init_state(config)), runner.put_batch(batch))
+    parallel, m_pmap = unreplicate(replicated), unreplicate(m_pmap)
+    for name in ("g_params", "d_params", "g_stats", "d_stats"):
+        assert _rel(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
+    for key in ("d_loss", "g_loss", "d_aux", "g_aux"):  # averaged over the devices like the losses
+        np.testing.assert_allclose(float(m_pmap[key]), m_single[key], rtol=1e-5, err_msg=key)
+
+
+@pytest.mark.parametrize("sets,culprit", [
+    (["conditioning=acgan"], "conditioning=acgan"),
+    (["num_classes=10", "conditioning=auxiliary"], "conditioning"),
+    (["num_classes=10", "conditioning=acgan", "aux_weight=-1"], "aux_weight"),
+])
+def test_acgan_config_errors(sets, culprit):
+    with pytest.raises(UserError, match=culprit):
+        configs.validate(configs.override(configs.get("dcgan_mnist"), sets))
+
+
+def test_acgan_config_and_checkpoint_signature():
+    config = configs.validate(configs.get("acgan_fashion"))
+    assert (config.conditioning, config.num_classes, config.dataset) == ("acgan", 10, "fashion_mnist")
+    projection = dataclasses.replace(config, conditioning="projection")
+    with pytest.raises(UserError, match="conditioning: checkpoint has 'projection', config has 'acgan'"):
+        _check_signature(signature(projection), signature(config), "ckpt", 1)
