@@ -9,6 +9,7 @@ A damaged latest checkpoint falls back to the newest readable one.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -61,7 +62,7 @@ class Checkpoints:
         if step in self._manager.all_steps():
             return
         self._manager.save(step, args=ocp.args.Composite(
-            state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)))
+            state=ocp.args.StandardSave(_present_fields(state)), meta=ocp.args.JsonSave(meta)))
         self._manager.wait_until_finished()
 
     def restore(self, abstract, expected_signature: dict, step: int | str = "latest") -> tuple[Any, dict]:
@@ -87,8 +88,7 @@ class Checkpoints:
             if meta is not None:
                 _check_signature(meta.get("signature", {}), expected_signature, self.directory, s)
             try:
-                restored = self._manager.restore(s, args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()))
+                state, meta = self._restore_step(s, abstract)
             except Exception as e:  # noqa: BLE001 - orbax raises many types for damaged files
                 first_line = str(e).splitlines()[0][:200] if str(e) else ""
                 errors.append(f"step {s}: {type(e).__name__}: {first_line}")
@@ -96,8 +96,20 @@ class Checkpoints:
                             self.directory, s, errors[-1])
                 self.damaged.append(s)
                 continue
-            return restored["state"], restored["meta"]
+            return state, meta
         raise UserError(f"no readable checkpoint in {self.directory} ({'; '.join(errors)})")
+
+    def _restore_step(self, step: int, abstract) -> tuple[Any, dict]:
+        def restore(fields):
+            return self._manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(fields), meta=ocp.args.JsonRestore()))
+        try:
+            restored = restore(_present_fields(abstract))
+        except ValueError as e:  # written with its None fields as empty nodes (before _present_fields)
+            if "tree structures do not match" not in str(e):
+                raise
+            restored = restore({f.name: getattr(abstract, f.name) for f in dataclasses.fields(abstract)})
+        return dataclasses.replace(abstract, **restored["state"]), restored["meta"]
 
     def quarantine_damaged(self) -> list[str]:
         """Move the checkpoints ``restore`` found unreadable to ``<directory>.damaged/``.
@@ -125,6 +137,13 @@ class Checkpoints:
 
     def close(self) -> None:
         self._manager.close()
+
+
+def _present_fields(state) -> dict:
+    """A state dataclass as ``{field: value}`` without its ``None`` fields (an optional part
+    the run does not use, such as ``ema`` or ``pool``), so checkpoints written before an
+    optional field existed restore unchanged."""
+    return {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if getattr(state, f.name) is not None}
 
 
 def _check_signature(saved: dict, expected: dict, directory: str, step: int) -> None:

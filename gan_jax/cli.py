@@ -76,6 +76,7 @@ def _add_sample(sub):
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights, not the EMA")
     p.add_argument("--class", dest="label", type=int, default=None,
                    help="conditional models: draw only this class (default: every class equally)")
+    p.add_argument("--member", type=int, help="population runs: which member (0 .. P-1)")
     p.set_defaults(func=_cmd_sample)
 
 
@@ -102,6 +103,7 @@ def _add_evaluate(sub):
     p.add_argument("--checkpoint", default="latest", help="latest (default), best or a step number")
     p.add_argument("--seed", type=int, default=0, help="latent seed (default: %(default)s)")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights, not the EMA")
+    p.add_argument("--member", type=int, help="population runs: which member (0 .. P-1)")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -196,7 +198,8 @@ def _add_inpaint(sub):
                    "or a generated mask: center, boxes[:SEED], strokes[:SEED]")
     p.add_argument("--out", required=True, help="output image (.png)")
     p.add_argument("--method", default="latent", choices=("latent", "mean", "diffusion"),
-                   help="how to fill the hole (default: %(default)s)")
+                   help="how to fill the hole (default: %(default)s; with a trained inpainting model's "
+                   "--workdir, task=inpaint, latent means that model)")
     _add_optimiser_args(p)
     p.set_defaults(func=_cmd_inpaint)
 
@@ -308,9 +311,10 @@ def _cmd_evaluate(args) -> int:
     extractor = load_extractor(spec)
     _enable_compilation_cache()
     state, _ = restore_run(workdir, config, args.checkpoint)
+    config, state = _population_member(args, config, state)
     result = evaluate(config, state, extractor, num=args.num, seed=args.seed, use_ema=not args.no_ema,
                       progress=True)
-    result.update(step=int(state.step), checkpoint=args.checkpoint, ema=not args.no_ema)
+    result.update(step=int(state.step), checkpoint=args.checkpoint, ema=not args.no_ema, member=args.member)
     wd.write_json(wd.eval_path(workdir), result)
     print(f"step {result['step']} ({args.checkpoint} checkpoint): " + format_table(result))
     print(f"wrote {wd.eval_path(workdir)}")
@@ -350,6 +354,7 @@ def _cmd_sample(args) -> int:
     config = wd.load_config(workdir)
     _enable_compilation_cache()
     state, _ = restore_run(workdir, config, args.checkpoint)
+    config, state = _population_member(args, config, state)
     imgs = sampling.generate(config, state, args.num, seed=args.seed, use_ema=not args.no_ema, labels=args.label)
     if ext == ".npy":
         images.save_array(imgs.astype(np.float32), args.out)
@@ -395,7 +400,22 @@ def _restore(args, config):
 
     _enable_compilation_cache()
     state, _ = restore_run(os.path.abspath(args.workdir), config, args.checkpoint)
-    return state
+    return _population_member(args, config, state)[1]
+
+
+def _population_member(args, config, state):
+    """``(config, state)`` of population member ``--member`` (the run itself without a population)."""
+    member = getattr(args, "member", None)
+    if config.population == 1:
+        if member not in (None, 0):
+            raise UserError(f"--member {member}: {args.workdir} is a single GAN, not a population")
+        return config, state
+    if member is None or not 0 <= member < config.population:
+        raise UserError(f"--member: {args.workdir} holds a population of {config.population} GANs; expected "
+                        f"--member 0..{config.population - 1} (gan-jax sample / evaluate)")
+    from gan_jax.configs import member_configs
+    from gan_jax.parallel import member_state
+    return member_configs(config)[member], member_state(state, member, config.population)
 
 
 def _load_image_for(config, path: str, option: str = "--image"):
@@ -626,7 +646,11 @@ def _cmd_inpaint(args) -> int:
     config = _gan_config(args, any_task=True)
     image = _load_image_for(config, args.image)
     mask = _mask_for(args, config, image)
-    if args.method == "latent":
+    if args.method == "latent" and config.task == "inpaint":  # a trained inpainting model fills the hole
+        from gan_jax.translate import inpaint as model_fill
+        state = _restore(args, config)
+        fill = lambda x, m, key: model_fill(config, state, x[0], m[0], not args.no_ema)[None]  # noqa: E731
+    elif args.method == "latent":
         variables = _restore(args, config).generator_variables(not args.no_ema)
         fill = make_inpainter(config, variables, args.label, steps=args.steps, restarts=args.restarts, lr=args.lr)
     else:

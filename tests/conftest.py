@@ -4,7 +4,10 @@ import os
 import shutil
 import tempfile
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=4")
+# A long collective timeout: on a loaded 2-core machine a virtual device's thread can wait
+# well past XLA's default 40 s for the others to reach an all-reduce.
+_PATIENT = "--xla_cpu_collective_call_terminate_timeout_seconds=900"
+os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count=4 {_PATIENT}")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # One compilation cache for the whole session (subprocesses included): the many tiny
 # train steps the tests build are compiled once; nothing is written to ~/.cache.

@@ -47,3 +47,26 @@ def test_every_damaged_file_fails_or_restores_exactly(tiny_config, tmp_path, dam
         got = [np.asarray(x) for x in jax.tree.leaves(restored)]
         assert all(np.array_equal(a, b) for a, b in zip(expected, got)), f"{damage} {rel}: wrong values restored"
     assert failed >= 3  # the metadata, the array index and the data files are checked
+
+
+@pytest.mark.parametrize("layout", ["without_none_fields", "with_none_fields"])
+def test_checkpoints_of_older_layouts_restore(tiny_config, tmp_path, layout):
+    """A checkpoint written before an optional state field existed (the field absent), or
+    with the unused optional fields stored as empty nodes, restores into today's GANState."""
+    import dataclasses
+
+    import orbax.checkpoint as ocp
+
+    state = jax.device_get(init_state(tiny_config))
+    assert state.ema is None and state.pool is None  # optional parts this run does not use
+    tree = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    if layout == "without_none_fields":
+        tree = {k: v for k, v in tree.items() if v is not None}
+    with ocp.CheckpointManager(str(tmp_path)) as manager:
+        manager.save(0, args=ocp.args.Composite(state=ocp.args.StandardSave(tree),
+                                                meta=ocp.args.JsonSave({"signature": signature(tiny_config)})))
+        manager.wait_until_finished()
+    restored, _ = Checkpoints(str(tmp_path)).restore(abstract_state(tiny_config), signature(tiny_config))
+    assert type(restored) is type(state) and restored.pool is None
+    for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(state)):
+        np.testing.assert_array_equal(a, b)

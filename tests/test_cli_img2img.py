@@ -99,3 +99,17 @@ def test_img2img_cli_errors(runs, tmp_path, capsys):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and culprit in err, (argv, err)
+
+
+def test_inpaint_with_a_trained_inpainting_model(tmp_path_factory, tmp_path, capsys):
+    workdir = str(tmp_path_factory.mktemp("inpaint_cli") / "run")
+    assert main(["train", "--workdir", workdir, "--steps", "1", "--config", "inpaint_fashion",
+                 "--set", "dataset=mnist5k", "--set", "holdout_dataset=mnist5k", "--set", "g_width=4",
+                 "--set", "d_width=4", *COMMON]) == 0
+    image, out = _png(tmp_path / "i.png", (28, 28, 1)), str(tmp_path / "filled.png")
+    assert main(["inpaint", "--workdir", workdir, "--image", image, "--mask", "center", "--out", out]) == 0
+    filled, original = np.asarray(Image.open(out)), np.asarray(Image.open(image))
+    assert filled.shape == (28, 28)
+    np.testing.assert_array_equal(filled[:7], original[:7])  # known pixels are kept exactly
+    assert not np.array_equal(filled[7:21, 7:21], original[7:21, 7:21])
+    assert "missing pixels" in capsys.readouterr().out

@@ -15,13 +15,14 @@ from gan_jax.data import paired
 from gan_jax.data.photos import SPLITS, read_photo
 from gan_jax.errors import UserError
 from gan_jax.img2img_step import pool_query
-from gan_jax.parallel import make_parallel_step, unreplicate
+from gan_jax.parallel import make_parallel_step
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 from gan_jax.translate import tiled
 
-PIX2PIX = Config(task="pix2pix", model="unet", degrade="noise", dataset="photos:train", holdout_dataset="photos:heldout",
-                 resolution=32, channels=3, g_width=4, d_width=4, batch_size=8, fast_conv=False, lr_g=1e-3)
+PIX2PIX = Config(task="pix2pix", model="unet", degrade="noise", dataset="photos:train",
+                 holdout_dataset="photos:heldout", resolution=32, channels=3, g_width=4, d_width=4, batch_size=8,
+                 fast_conv=False, lr_g=1e-3)
 # Width 8: at width 4 some instance-normalised channels are nearly constant, and dividing by their
 # tiny spread amplifies float rounding to ~1e-3 between device layouts.
 CYCLE = Config(task="cyclegan", model="unet", dataset="mnist5k#1", dataset_b="mnist5k#7", d_norm="instance",
@@ -152,8 +153,8 @@ def test_history_pool_semantics():
 
 
 def test_pix2pix_step_reduces_l1_on_a_tiny_batch():
-    config = dataclasses.replace(PIX2PIX, batch_size=4)
-    batch = Batches(source_for(config), 4, seed=0, prefetch=0).batch(0)
+    config = PIX2PIX  # the same step as the pmap test's single-device one: compiled once per session
+    batch = Batches(source_for(config), config.batch_size, seed=0, prefetch=0).batch(0)
     step = jax.jit(make_train_step(config))
     state = init_state(config)
     l1 = []

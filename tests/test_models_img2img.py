@@ -12,12 +12,13 @@ from gan_jax.models.unet import unet_depth
 
 def _pixel_shuffle_reference(x, r):
     b, h, w, c = x.shape
-    out = np.zeros((b, h * r, w * r, c // (r * r)), x.dtype)
+    k = c // (r * r)  # output channels
+    out = np.zeros((b, h * r, w * r, k), x.dtype)
     for i in range(h):
         for j in range(w):
             for a in range(r):
                 for q in range(r):
-                    out[:, r * i + a, r * j + q, :] = x[:, i, j, (a * r + q) * (c // (r * r)):(a * r + q + 1) * (c // (r * r))]
+                    out[:, r * i + a, r * j + q, :] = x[:, i, j, (a * r + q) * k:(a * r + q + 1) * k]
     return out
 
 

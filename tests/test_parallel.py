@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from gan_jax.checkpoint import restore_run
+from gan_jax.cli import main as cli_main
 from gan_jax.configs import member_configs, validate
 from gan_jax.errors import UserError
 from gan_jax.parallel import make_parallel_step, member_state, resolve_mode, stack_trees
@@ -109,7 +110,7 @@ def test_auto_uses_sharding_with_several_devices():
     assert jax.device_count() == 4 and resolve_mode("auto") == "sharding"
 
 
-def test_population_run_writes_each_members_samples_and_metrics(tiny_config, tmp_path):
+def test_population_run_writes_each_members_samples_and_metrics(tiny_config, tmp_path, capsys):
     pop = dataclasses.replace(tiny_config, population=4, parallel="sharding", steps=2)
     result = train(pop, str(tmp_path), progress=False)
     assert result.step == 2
@@ -119,6 +120,12 @@ def test_population_run_writes_each_members_samples_and_metrics(tiny_config, tmp
         assert '"step": 2' in (member_dir / "metrics.jsonl").read_text()
     state, _ = restore_run(str(tmp_path), pop)
     assert state.step.shape == (4,) and list(state.step) == [2, 2, 2, 2]
+    # The CLI samples one member at a time.
+    out = str(tmp_path / "member3.npy")
+    assert cli_main(["sample", "--workdir", str(tmp_path), "--num", "4", "--out", out, "--member", "3"]) == 0
+    assert np.load(out).shape == (4, 28, 28, 1)
+    assert cli_main(["sample", "--workdir", str(tmp_path), "--num", "4", "--out", out]) == 2
+    assert "population of 4 GANs; expected --member 0..3" in capsys.readouterr().err
 
 
 def _free_port() -> int:
@@ -133,7 +140,8 @@ def test_two_processes_equal_one_device_and_resume(tmp_path):
              "--set", "grid_size=4", "--set", "log_every=1", "--set", "sample_every=3",
              "--set", "checkpoint_every=3", "--no-progress"]
     multi = str(tmp_path / "multi")
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2 "
+           "--xla_cpu_collective_call_terminate_timeout_seconds=900", "JAX_PLATFORMS": "cpu"}
 
     def run_two(steps):
         port = _free_port()

@@ -3,6 +3,7 @@
     python experiments/img2img/evaluate.py sr       --workdir runs/img2img/srgan_x4 --pretrained-step 3000
     python experiments/img2img/evaluate.py denoise  --workdir runs/img2img/pix2pix_denoise
     python experiments/img2img/evaluate.py inpaint  --workdir runs/img2img/inpaint_fashion [--num 10000]
+    python experiments/img2img/evaluate.py cyclegan --workdir runs/img2img/cyclegan_fashion --classifier CLF_DIR
     python experiments/img2img/evaluate.py grid     --workdir DIR --out FIGURE.png   (a training-style grid)
 
 Photo tasks use the held-out photo (``photos:heldout``: matplotlib's grace_hopper, never in
@@ -145,6 +146,34 @@ def inpaint(args) -> None:
     _write("inpaint", result)
 
 
+def cyclegan(args) -> None:
+    """Held-out images of both domains: how often a domain classifier puts each translation in the
+    other domain (and each input in its own), and the cycle-reconstruction L1."""
+    from gan_jax.data import to_float
+    from gan_jax.data.paired import load_domain
+    from gan_jax.metrics.classifier import Classifier
+
+    config, state = _run(args.workdir)
+    clf = Classifier.load(args.classifier)
+    test = lambda spec: spec.replace(":train#", ":test#")  # noqa: E731 - the held-out images of a domain
+    kw = dict(resolution=config.resolution, channels=config.channels)
+    domains = {"a": load_domain(test(config.dataset), **kw), "b": load_domain(test(config.dataset_b), **kw)}
+    labels = {d: int(test(spec).rpartition("#")[2]) for d, spec in (("a", config.dataset), ("b", config.dataset_b))}
+    result = {"domains": {d: test(s) for d, s in (("a", config.dataset), ("b", config.dataset_b))},
+              "classifier": args.classifier, "step": int(state.step), "rows": {}}
+    for d, direction, other in (("a", "a2b", "b"), ("b", "b2a", "a")):
+        x = to_float(domains[d].images)
+        back_direction = {"a2b": "b2a", "b2a": "a2b"}[direction]
+        out = translate.run_generator(config, translate.generator_variables(config, state, direction), x, 500)
+        back = translate.run_generator(config, translate.generator_variables(config, state, back_direction), out, 500)
+        result["rows"][direction] = {
+            "images": len(x),
+            "inputs_in_own_domain": float(np.mean(clf.predict(x)[0] == labels[d])),
+            "outputs_in_other_domain": float(np.mean(clf.predict(out)[0] == labels[other])),
+            "cycle_l1": float(np.mean(np.abs(back - x)) / 2)}
+    _write("cyclegan", result)
+
+
 def grid(args) -> None:
     config, state = _run(args.workdir)
     imgs, ncol = translate.sample_grid(config, state, args.num)
@@ -160,6 +189,10 @@ def main() -> None:
     p.add_argument("--pretrained-step", type=int, required=True)
     p.add_argument("--tile", type=int, default=64)
     p.set_defaults(func=sr)
+    p = sub.add_parser("cyclegan")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--classifier", required=True, help="a gan-jax train-classifier directory for the dataset")
+    p.set_defaults(func=cyclegan)
     for name, fn in (("denoise", denoise), ("inpaint", inpaint), ("grid", grid)):
         p = sub.add_parser(name)
         p.add_argument("--workdir", required=True)

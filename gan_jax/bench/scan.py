@@ -1,10 +1,10 @@
-"""``lax.scan`` over several train steps per dispatch (a benchmark lever; the library's step is unchanged)."""
+"""Several train steps per dispatch for the benchmarks (``steps_per_call`` in the library)."""
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
+from gan_jax.parallel import fuse_steps
 from gan_jax.step import make_train_step
 
 
@@ -14,12 +14,7 @@ def make_scan_step(config, steps_per_call: int, unroll: bool = False):
     The state is donated, as in ``gan_jax.parallel``. ``unroll=True`` unrolls the
     scan (K copies of the step in one program, no while loop).
     """
-    step = make_train_step(config)
-
-    def many(state, batches):
-        return lax.scan(step, state, batches, length=steps_per_call, unroll=unroll)
-
-    return jax.jit(many, donate_argnums=0)
+    return jax.jit(fuse_steps(make_train_step(config), steps_per_call, unroll), donate_argnums=0)
 
 
 def stack_batches(batch: dict, steps_per_call: int) -> dict:

@@ -40,8 +40,9 @@ class Config:
     d_width: int = 64
     d_norm: str = "batch"
     """Normalisation in D: ``batch`` (DCGAN), ``spectral`` (SNGAN: spectral norm on every
-    conv), ``none``, or ``instance`` (per image; the PatchGAN D of model=unet only). Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix
-    their per-sample gradients."""
+    conv), ``none``, or ``instance`` (per image; the PatchGAN D of model=unet only).
+    Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix their
+    per-sample gradients."""
     fast_conv: bool = True
     """Use the fast-gradient transposed convolution (same function, faster backward)."""
     compute_dtype: str = "float32"

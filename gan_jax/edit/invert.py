@@ -60,9 +60,9 @@ def discriminator_features(d_net) -> Callable:
 def feature_distance(fx, fy) -> jax.Array:
     """Mean squared distance of channel-normalised features, averaged over the maps of two
     feature pytrees with leaves [N, ..., C] -> [N]."""
-    def one(a, b):
-        a = a / (jnp.linalg.norm(a, axis=-1, keepdims=True) + 1e-8)
-        b = b / (jnp.linalg.norm(b, axis=-1, keepdims=True) + 1e-8)
+    def one(a, b):  # rsqrt(|a|^2 + eps): a finite gradient where a feature vector is 0
+        a = a * jax.lax.rsqrt(jnp.sum(jnp.square(a), -1, keepdims=True) + 1e-12)
+        b = b * jax.lax.rsqrt(jnp.sum(jnp.square(b), -1, keepdims=True) + 1e-12)
         return jnp.mean(jnp.sum(jnp.square(a - b), -1).reshape(a.shape[0], -1), axis=-1)
 
     dists = jax.tree_util.tree_leaves(jax.tree_util.tree_map(one, fx, fy))
@@ -72,15 +72,15 @@ def feature_distance(fx, fy) -> jax.Array:
 @functools.partial(jax.jit, static_argnames=("g", "z_dim", "features", "steps", "restarts"))
 def invert(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim: int,
            weights: jax.Array | None = None, features: Callable | None = None, feature_variables=None,
-           feature_weight: float = 0.1, latent_weight: float = 0.0, steps: int = 500, restarts: int = 8,
+           feature_weight: float = 0.1, latent_weight: float = 0.0, steps: int = 1000, restarts: int = 8,
            lr: float = 0.1) -> Inversion:
     """Invert ``g(variables, z [N, Z]) -> images [N, H, W, C]`` on ``targets`` [B, H, W, C] in [-1, 1].
 
     ``weights`` [B, H, W, 1]: per-pixel weight of the MSE (default 1; 0 = ignore the pixel).
     ``features(feature_variables, images)``: a pytree of [N, ..., C] feature maps for the
     feature loss (weight ``feature_weight``), or None for pixels only. ``latent_weight``
-    penalises mean(z^2) - 1 away from the prior's shell. Restarts start from z ~ N(0, I)
-    drawn with ``key``.
+    adds latent_weight * (mean(z^2) - 1)^2, keeping z near the prior's shell. Restarts start
+    from z ~ N(0, I) drawn with ``key``.
     """
     b = targets.shape[0]
     if weights is None:

@@ -3,8 +3,9 @@
 Generator: a 3x3 conv, ``blocks`` residual blocks (conv-ReLU-conv, no BatchNorm, as in
 EDSR: BatchNorm hurts pixel accuracy), a long skip, then one sub-pixel stage per factor
 2 (a conv to 4 x half the channels, :func:`pixel_shuffle`, PReLU: the features halve as
-the size doubles) and a 3x3 conv to the image channels. The network predicts the residual over the bicubic upsampling of its input,
-and its last conv starts at zero, so an untrained G *is* bicubic interpolation.
+the size doubles) and a 3x3 conv to the image channels. The network predicts the residual
+over the bicubic upsampling of its input, and its last conv starts at zero, so an
+untrained G *is* bicubic interpolation.
 
 Discriminator: VGG-style 3x3 convs, stride 2 every other layer, BatchNorm (synchronised
 over ``axis_name``) and LeakyReLU, global average pooling and two dense layers to one

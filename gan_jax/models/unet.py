@@ -61,6 +61,6 @@ class UNet(nn.Module):
             h = nn.relu(h)
             f = feats[i - 1] if i > 0 else self.width
             h = norm()(ConvTranspose(f, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(h))
-        h = nn.relu(jnp.concatenate([h, x.astype(h.dtype)], axis=-1))
+        h = jnp.concatenate([nn.relu(h), x.astype(h.dtype)], axis=-1)
         h = Conv(self.out_channels, 3, 1, 1, use_bias=True, dtype=self.dtype)(h)
         return jnp.tanh(h.astype(jnp.float32))
