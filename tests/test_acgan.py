@@ -66,7 +66,9 @@ def test_acgan_discriminator_has_a_class_head_and_no_projection(acgan_config, mo
 @pytest.fixture(scope="module")
 def acgan_step():
     """One jitted ACGAN step (compiled once for the tests below): config, batch, state before, after, metrics."""
-    config = Config(g_width=8, d_width=8, z_dim=16, batch_size=16, num_classes=10, conditioning="acgan")
+    # Plain lax convs (fast_conv=False): the same step, compiled faster on CPU.
+    config = Config(g_width=8, d_width=8, z_dim=16, batch_size=16, num_classes=10, conditioning="acgan",
+                    fast_conv=False)
     batch, state = _batch(config), init_state(config)
     new, metrics = jax.jit(make_train_step(config))(state, batch)
     return config, batch, state, new, {k: float(v) for k, v in metrics.items()}

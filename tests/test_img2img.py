@@ -29,6 +29,9 @@ CYCLE = Config(task="cyclegan", model="unet", dataset="mnist5k#1", dataset_b="mn
                loss="least_squares", resolution=28, channels=1, g_width=8, d_width=8, batch_size=8, pool_size=4,
                fast_conv=False)
 
+SRGAN = Config(task="srgan", model="srgan", dataset="photos:train", resolution=32, channels=3, scale=2, g_width=4,
+               d_width=4, batch_size=8, feature_weight=1.0, fast_conv=False)
+
 
 def _rel(a, b) -> float:
     la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
@@ -162,10 +165,11 @@ def test_pix2pix_step_reduces_l1_on_a_tiny_batch():
         state, metrics = step(state, batch)
         l1.append(float(metrics["l1"]))
     assert int(state.step) == 25 and int(metrics["nonfinite"]) == 0
-    assert np.mean(l1[-3:]) < 0.7 * l1[0], l1
+    assert np.all(np.diff(l1[::4]) < 0) and np.mean(l1[-3:]) < 0.85 * l1[0], l1  # from the noisy input's L1
 
 
-@pytest.mark.parametrize("config", [PIX2PIX, CYCLE], ids=["pix2pix", "cyclegan"])
+@pytest.mark.parametrize("config", [PIX2PIX, CYCLE, pytest.param(SRGAN, marks=pytest.mark.slow)],
+                         ids=["pix2pix", "cyclegan", "srgan"])  # srgan: the paired step again, ~35 s: -m slow
 def test_pmap_and_sharding_over_4_devices_equal_single_device(config):
     assert jax.local_device_count() == 4, "conftest sets 4 virtual CPU devices"
     batch = Batches(source_for(config), config.batch_size, seed=0, prefetch=0).batch(0)
@@ -173,6 +177,7 @@ def test_pmap_and_sharding_over_4_devices_equal_single_device(config):
     if config.task == "cyclegan":  # a full pool, so the step both stores and reuses fakes
         state = state.replace(pool={**state.pool, "count": jnp.int32(config.pool_size)})
     single, m_single = jax.jit(make_train_step(config))(state, batch)
+    # (The CLI tests train all three with parallel=auto, i.e. sharding over the 4 devices.)
     modes = ("pmap", "sharding") if config.task == "pix2pix" else ("pmap",)
     for mode in modes:
         runner = make_parallel_step(config, mode)

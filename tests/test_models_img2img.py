@@ -77,3 +77,5 @@ def test_build_dispatches_on_model():
     assert isinstance(g, SRGenerator) and isinstance(d, SRDiscriminator) and g.scale == 2
     g, d = build(Config(task="cyclegan", model="unet", dataset_b="x", d_norm="instance"))
     assert isinstance(g, UNet) and g.norm == "instance" and isinstance(d, PatchGAN) and d.norm == "instance"
+    assert build(Config(task="pix2pix", model="unet", degrade="noise"))[0].residual  # a correction of the input
+    assert not build(Config(task="pix2pix", model="unet", degrade="edges"))[0].residual

@@ -19,10 +19,13 @@ resumes); their wall-clock then adds up both calls.
 
     gan-jax train-classifier --dataset fashion_mnist --out runs/family/clf_seed0 --seed 0
     gan-jax train-classifier --dataset fashion_mnist --out runs/family/clf_seed1 --seed 1
-    python experiments/family/run.py --steps 2000 --runs runs/family
+    python experiments/family/run.py --steps 500 --runs runs/family \
+        --configs dcgan_fashion wgan_gp_fashion sngan_fashion lsgan_fashion acgan_fashion \
+        --set checkpoint_every=250 --set sample_every=250 --set keep_checkpoints=4
 
-Runs are sequential (every JAX process uses all cores); a finished run
-(``eval`` files present) is not redone, so the script can be restarted.
+``--jobs`` runs at a time (default 2: the seeds of one config side by side; every
+JAX process already uses all cores). A finished run (its ``family_STEPS.json``) is
+not redone, so the script can be restarted.
 """
 from __future__ import annotations
 

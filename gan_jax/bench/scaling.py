@@ -84,11 +84,12 @@ def _one_device_count(args) -> dict:
     """Run inside a process with ``--devices`` forced CPU devices; the three modes interleaved."""
     import jax
 
-    assert jax.device_count() == args.devices, (jax.device_count(), args.devices)
-    modes = ["sharding", "shard_map"] + (["pmap"] if args.devices > 1 else [])
+    n = args._devices
+    assert jax.device_count() == n, (jax.device_count(), n)
+    modes = ["sharding", "shard_map", "pmap"] if n > 1 else ["jit"]
     runs, compile_s = {}, {}
     for mode in modes:
-        runs[mode], compile_s[mode] = _build(_config(args.batch), mode if args.devices > 1 else "jit")
+        runs[mode], compile_s[mode] = _build(_config(args.batch), mode)
     times = _interleaved(runs, args.steps, args.warmup)
     return {mode: {"images_per_s": _stats(times[mode], args.batch), "compile_s": compile_s[mode]}
             for mode in modes}
@@ -106,7 +107,7 @@ def devices(args) -> list[str]:
         for mode, r in result.items():
             med, lo, hi = r["images_per_s"]
             base = base or med
-            rows.append(f"| {n} | {mode if n > 1 else 'jit (1 device)'} | {med:.0f} ({lo:.0f}–{hi:.0f}) "
+            rows.append(f"| {n} | {mode} | {med:.0f} ({lo:.0f}–{hi:.0f}) "
                         f"| {med / base:.2f} | {r['compile_s']:.1f} |")
         print(f"devices={n}: {result}", file=sys.stderr, flush=True)
     return [f"### Devices (CPU, forced host devices), global batch {args.batch}, {args.steps} interleaved rounds",

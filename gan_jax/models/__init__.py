@@ -41,8 +41,10 @@ def _build_img2img(config, axis_name, dtype):
     # G's input channels come from its input: C for pix2pix and cyclegan, C + 1 (the mask) for inpaint.
     g_norm = "instance" if config.task == "cyclegan" else "batch"
     n_layers = 2 if config.resolution <= 32 else 3
-    return (UNet(config.channels, config.g_width, norm=g_norm, axis_name=axis_name, fast_conv=config.fast_conv,
-                 dtype=dtype),
+    # pix2pix from noise or greyscale: the source is the target degraded in place, so G predicts a correction.
+    residual = config.task == "pix2pix" and config.degrade in ("noise", "grey")
+    return (UNet(config.channels, config.g_width, norm=g_norm, residual=residual, axis_name=axis_name,
+                 fast_conv=config.fast_conv, dtype=dtype),
             PatchGAN(config.d_width, n_layers, config.d_norm, axis_name, config.fast_conv, dtype))
 
 

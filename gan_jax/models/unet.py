@@ -6,7 +6,8 @@ receptive field when only a few halvings fit (28 px -> 7 px). Decoder: 4x4 strid
 transposed convs (ReLU, norm), each concatenated with the encoder features of the same
 size. The last stage also sees the input itself (a full-resolution skip, so fine detail
 of the source such as the known pixels of an inpainting input needs no bottleneck),
-then a 3x3 conv and tanh. No dropout: the output is a deterministic function of the input.
+then a 3x3 conv and tanh (or, with ``residual``, the input plus that conv's output). No
+dropout: the output is a deterministic function of the input.
 """
 from __future__ import annotations
 
@@ -35,6 +36,9 @@ class UNet(nn.Module):
     max_depth: int = 5
     norm: str = "batch"
     """``batch`` (statistics synchronised over ``axis_name``) or ``instance``."""
+    residual: bool = False
+    """Predict a correction of the input (``input + residual``, no tanh) instead of the image:
+    for sources that are their target degraded in place (noise, greyscale)."""
     axis_name: str | None = None
     fast_conv: bool = True
     dtype: Any = jnp.float32
@@ -62,5 +66,7 @@ class UNet(nn.Module):
             f = feats[i - 1] if i > 0 else self.width
             h = norm()(ConvTranspose(f, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(h))
         h = jnp.concatenate([nn.relu(h), x.astype(h.dtype)], axis=-1)
-        h = Conv(self.out_channels, 3, 1, 1, use_bias=True, dtype=self.dtype)(h)
-        return jnp.tanh(h.astype(jnp.float32))
+        h = Conv(self.out_channels, 3, 1, 1, use_bias=True, dtype=self.dtype)(h).astype(jnp.float32)
+        if self.residual:
+            return x[..., :self.out_channels].astype(jnp.float32) + h
+        return jnp.tanh(h)
