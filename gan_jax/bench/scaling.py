@@ -102,7 +102,15 @@ def devices(args) -> list[str]:
         env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
         cmd = [sys.executable, "-m", "gan_jax.bench.scaling", "--_devices", str(n), "--batch", str(args.batch),
                "--steps", str(args.steps), "--warmup", str(args.warmup)]
-        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        try:
+            out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True,
+                                 timeout=args.timeout).stdout
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as e:
+            # e.g. XLA:CPU's all-reduce rendezvous aborting with many forced devices on few cores
+            tail = (e.stderr or "").strip().splitlines()[-1:] if isinstance(e.stderr, str) else []
+            rows.append(f"| {n} | all | failed: {type(e).__name__} {' '.join(tail)[:120]} | – | – |")
+            print(f"devices={n}: {type(e).__name__}", file=sys.stderr, flush=True)
+            continue
         result = json.loads(out.strip().splitlines()[-1])
         for mode, r in result.items():
             med, lo, hi = r["images_per_s"]
@@ -163,6 +171,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=10, help="interleaved rounds (calls per variant)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--markdown", help="also write the tables to this file")
+    p.add_argument("--timeout", type=float, default=900, help="seconds per device-count process")
     p.add_argument("--_devices", type=int, help=argparse.SUPPRESS)  # internal: one device count
     args = p.parse_args(argv)
     if args._devices:
