@@ -150,6 +150,8 @@ class ParallelStep:
     get_metrics: Callable[[dict], dict]
     steps_per_call: int = 1
     population: int = 1
+    # Wait for each call before dispatching the next (see :func:`_one_call_in_flight`).
+    one_call_in_flight: bool = False
 
     def check_batch_size(self, batch_size: int) -> None:
         if self.population > 1:
@@ -172,7 +174,10 @@ def _compute(config, mode: str) -> Callable:
             members = jax.shard_map(members, mesh=_mesh(), in_specs=P(AXIS), out_specs=P(AXIS), check_vma=False)
         return lambda state, batch: members(state, batch, rates)
     axis_name = AXIS if mode in ("pmap", "shard_map") else None
-    return fuse_steps(make_train_step(config, axis_name), config.steps_per_call)
+    layout = None
+    if mode == "sharding":  # what the step draws itself is split like the batch
+        layout = lambda x: lax.with_sharding_constraint(x, NamedSharding(_mesh(), P(AXIS)))  # noqa: E731
+    return fuse_steps(make_train_step(config, axis_name, layout), config.steps_per_call)
 
 
 def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
@@ -190,7 +195,8 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
         return ParallelStep(mode, jax.device_count(), jax.pmap(step, axis_name=AXIS, donate_argnums=0),
                             put_state=lambda s: replicate(s, n),
                             put_batch=lambda b: split_batch(b, n, axis=int(k > 1)),
-                            get_state=unreplicate, get_metrics=unreplicate, steps_per_call=k)
+                            get_state=unreplicate, get_metrics=unreplicate, steps_per_call=k,
+                            one_call_in_flight=_one_call_in_flight())
 
     mesh = _mesh()
     if p > 1:  # the leading member axis of state, batch and metrics is split
@@ -208,7 +214,21 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
     return ParallelStep(mode, mesh.devices.size, step,
                         put_state=lambda s: _put_global(s, state_sharding),
                         put_batch=lambda b: _put_local_rows(b, batch_sharding),
-                        get_state=_to_host, get_metrics=_to_host, steps_per_call=k, population=p)
+                        get_state=_to_host, get_metrics=_to_host, steps_per_call=k, population=p,
+                        one_call_in_flight=_one_call_in_flight())
+
+
+def _one_call_in_flight() -> bool:
+    """True for several CPU devices in one process (forced host devices).
+
+    XLA:CPU runs every device's part of a call on one shared thread pool, and a device
+    that finishes call N early starts call N + 1 and blocks a pool thread in its first
+    all-reduce. With a few calls queued, the blocked threads can starve the device still
+    in call N: a full-size ``dcgan_mnist`` run over 4 forced devices on 2 cores died
+    this way after 5,097 steps ("Expected 4 threads to join the rendezvous, but only 3
+    of them arrived"). Waiting for each call before dispatching the next rules it out.
+    """
+    return jax.default_backend() == "cpu" and jax.local_device_count() > 1
 
 
 def _mesh() -> Mesh:

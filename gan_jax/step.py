@@ -81,8 +81,14 @@ def commit(state: GANState, updated: dict, what: jax.Array, key: jax.Array) -> G
     )
 
 
-def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
+def make_train_step(config, axis_name: str | None = None,
+                    layout: Callable[[jax.Array], jax.Array] | None = None
+                    ) -> Callable[[GANState, Batch], tuple[GANState, Metrics]]:
     """The pure train step for ``config``; collectives over ``axis_name`` when given.
+
+    ``layout`` (``parallel=sharding``) places arrays the step draws itself, the latents
+    and fake labels ``[B, ...]``, like the batch: without it the compiler would see
+    them replicated and run the generator on the whole batch on every device.
 
     Image-to-image tasks (``config.task`` other than ``generate``) get their step from
     :mod:`gan_jax.img2img_step`: same contract, batches of paired or unpaired images.
@@ -90,6 +96,7 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
     if config.task != "generate":
         from gan_jax.img2img_step import make_img2img_step
         return make_img2img_step(config, axis_name)
+    layout = layout or (lambda x: x)
     g_net, d_net = models.build(config, axis_name)
     tx_g, tx_d = make_optimizers(config)
     loss = losses.get(config.loss)
@@ -163,20 +170,20 @@ def make_train_step(config, axis_name: str | None = None) -> Callable[[GANState,
             y_keys = jax.random.split(jax.random.fold_in(step_key, _LABEL_STREAM), n_critic)
 
         def labels_for(i):
-            return fake_labels(y_keys[i], b, config.num_classes, axis_name) if config.num_classes else None
+            return layout(fake_labels(y_keys[i], b, config.num_classes, axis_name)) if config.num_classes else None
         d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
         ok_d = jnp.array(True)
 
         # Critic iterations before the last: fresh latents, generator statistics discarded.
         for i in range(n_critic - 1):
-            z, y_fake = latents(z_keys[i], b, config.z_dim, axis_name), labels_for(i)
+            z, y_fake = layout(latents(z_keys[i], b, config.z_dim, axis_name)), labels_for(i)
             fake, _ = generate(state.g_params, state.g_stats, z, y_fake)
             d_params, d_stats, d_opt, d_loss, d_grads, _, _, _ = d_update(
                 d_params, d_stats, d_opt, real, lax.stop_gradient(fake), y_real, y_fake, d_keys[i], state.step)
             ok_d &= jnp.isfinite(d_loss) & _finite(d_grads)
 
         # Last critic iteration and the generator update share one generator forward pass.
-        z, y_fake = latents(z_keys[-1], b, config.z_dim, axis_name), labels_for(n_critic - 1)
+        z, y_fake = layout(latents(z_keys[-1], b, config.z_dim, axis_name)), labels_for(n_critic - 1)
         fake, g_pullback, g_stats = jax.vjp(
             lambda p: generate(p, state.g_stats, z, y_fake), state.g_params, has_aux=True)
         d_params, d_stats, d_opt, d_loss, d_grads, real_logits, fake_logits, pen_values = d_update(

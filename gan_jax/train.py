@@ -247,6 +247,8 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
             step += k
             if step < config.steps:
                 batch = next_call()  # overlaps with the step in flight
+            if runner.one_call_in_flight:
+                jax.block_until_ready(metrics)
             pending.append(metrics)
             if bar is not None:
                 bar.update(k)

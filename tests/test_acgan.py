@@ -14,6 +14,9 @@ from gan_jax.parallel import make_parallel_step, unreplicate
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_acgan")
+
 
 @pytest.fixture
 def acgan_config(tiny_config):

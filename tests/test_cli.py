@@ -6,6 +6,9 @@ import pytest
 
 from gan_jax.cli import main
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_cli")
+
 TINY = ["--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "log_every=2",
         "--set", "sample_every=2", "--set", "checkpoint_every=2", "--set", "grid_size=4",
         "--batch-size", "8", "--no-progress"]

@@ -12,6 +12,9 @@ from gan_jax.checkpoint import Checkpoints, signature
 from gan_jax.cli import main
 from gan_jax.state import abstract_state
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_cli_edit")
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -11,6 +11,9 @@ from PIL import Image
 
 from gan_jax.cli import main
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_cli_img2img")
+
 COMMON = ["--set", "fast_conv=false", "--set", "log_every=1", "--set", "sample_every=2", "--set", "checkpoint_every=2",
           "--batch-size", "8", "--no-progress"]
 PIX2PIX = ["--config", "pix2pix_denoise", "--set", "resolution=32", "--set", "g_width=4", "--set", "d_width=4",

@@ -15,6 +15,9 @@ from gan_jax.data import Batches, ImageSource, batch_indices, load_source, to_fl
 from gan_jax.data.idx import FASHION_MNIST_DIR
 from gan_jax.errors import UserError
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_data")
+
 
 def one_line(e) -> str:
     msg = str(e.value)

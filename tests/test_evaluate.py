@@ -15,6 +15,9 @@ from gan_jax.metrics import evaluation as ev
 from gan_jax.metrics import frechet_distance, load_extractor, FeatureStats
 from gan_jax.metrics.classifier import train_classifier
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_evaluate")
+
 
 @pytest.fixture(scope="module")
 def mnist():

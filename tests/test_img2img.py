@@ -20,6 +20,9 @@ from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 from gan_jax.translate import tiled
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_img2img")
+
 PIX2PIX = Config(task="pix2pix", model="unet", degrade="noise", dataset="photos:train",
                  holdout_dataset="photos:heldout", resolution=32, channels=3, g_width=4, d_width=4, batch_size=8,
                  fast_conv=False, lr_g=1e-3)

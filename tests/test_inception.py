@@ -15,6 +15,9 @@ from gan_jax.metrics.inception import (BasicConv2d, InceptionA, InceptionB, Ince
                                        InceptionExtractor, InceptionV3, expected_shapes, load_inception,
                                        preprocess, variables_to_arrays)
 
+# One xdist worker runs this file: its module-scoped fixtures are built once.
+pytestmark = pytest.mark.xdist_group("test_inception")
+
 
 def random_inception_arrays(seed: int = 0) -> dict[str, np.ndarray]:
     """Walk the module's init variables (shapes only) and fill the npz keys with plausible random weights."""

@@ -83,7 +83,7 @@ def test_conv_transpose_fast_matches_lax(size, cin, cout):
 
 
 @pytest.mark.parametrize("tile", [2, 4])
-@pytest.mark.parametrize("size,cin,cout", [(32, 16, 8), (14, 8, 16), (8, 32, 16)])
+@pytest.mark.parametrize("size,cin,cout", [(32, 16, 8), (14, 8, 16), pytest.param(8, 32, 16, marks=_slow)])
 def test_winograd_tiles(tile, size, cin, cout):
     """F(2x2, 2x2) and F(4x4, 2x2), forward and both gradients, as one policy."""
     u = _normal(5, (2, size, size, cin))
@@ -179,7 +179,7 @@ def test_conv_parameter_layout_unchanged():
     assert variables["params"]["Conv_1"]["Conv_0"]["kernel"].shape == (4, 4, 8, 16)
 
 
-@pytest.mark.parametrize("resolution,channels", [(28, 1), (32, 3), (64, 3)])
+@pytest.mark.parametrize("resolution,channels", [(28, 1), (32, 3), pytest.param(64, 3, marks=_slow)])
 def test_networks_fast_and_plain_compute_the_same(resolution, channels):
     """Whole G and D: fast paths on vs every conv the plain lax op; outputs and all gradients."""
     config = Config(resolution=resolution, channels=channels, g_width=8, d_width=8, z_dim=16)

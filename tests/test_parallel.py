@@ -166,3 +166,16 @@ def test_two_processes_equal_one_device_and_resume(tmp_path):
     b, _ = restore_run(single, config)
     _assert_same_state(a, b)
     assert len(open(os.path.join(multi, "metrics.jsonl")).readlines()) == 6  # one writer, no duplicates
+
+
+def test_sharding_splits_the_generators_work_over_the_devices(config):
+    """Under parallel=sharding no convolution runs on the whole global batch: the latents the
+    step draws itself are laid out like the batch, so each device generates only its rows."""
+    import re
+    config = dataclasses.replace(config, batch_size=24)  # 6 rows per device: unlike any weight dimension
+    runner = make_parallel_step(config, "sharding")
+    batch = runner.put_batch(_batches(config, 1)[0])
+    hlo = runner.step.lower(runner.put_state(init_state(config)), batch).compile().as_text()
+    leading = [int(d) for d in re.findall(r"= f32\[(\d+),[\d,]*\]\{[\d,]*\} convolution\(", hlo)]
+    assert 6 in leading, "expected per-device convolutions over 6 rows"
+    assert 24 not in leading, "some convolution runs on the whole global batch on every device"

@@ -102,7 +102,7 @@ def test_nonfinite_batch_leaves_state_untouched(tiny_config):
     assert int(newer.nonfinite_step) == 0
 
 
-@pytest.mark.parametrize("loss", ["minimax", "minimax_saturating"])
+@pytest.mark.parametrize("loss", ["minimax", pytest.param("minimax_saturating", marks=pytest.mark.slow)])
 def test_pmap_over_4_devices_equals_single_device(tiny_config, loss):
     assert jax.local_device_count() == 4, "conftest sets 4 virtual CPU devices"
     config = dataclasses.replace(tiny_config, batch_size=16, loss=loss)
