@@ -13,6 +13,7 @@ from gan_jax.errors import UserError
 from gan_jax.parallel import make_parallel_step, unreplicate
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
+from treediff import rel_diff
 
 # One xdist worker runs this file: its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("test_acgan")
@@ -26,12 +27,6 @@ def acgan_config(tiny_config):
 def _batch(config: Config, seed=1):
     x = jax.random.uniform(jax.random.PRNGKey(seed), (config.batch_size, 28, 28, 1)) * 2 - 1
     return {"image": np.asarray(x), "label": (np.arange(config.batch_size, dtype=np.int32) * 3) % 10}
-
-
-def _rel(a, b) -> float:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
-    return float(num / np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb)))
 
 
 def test_class_cross_entropy_matches_numpy():
@@ -87,11 +82,11 @@ def test_acgan_step_adds_the_aux_loss_to_both_objectives(acgan_step):
     new_off, m_off = jax.jit(make_train_step(off))(init_state(off), batch)
     np.testing.assert_allclose(float(m_off["d_loss"]), m["d_loss"], rtol=1e-6)
     np.testing.assert_allclose(float(m_off["d_aux"]), m["d_aux"], rtol=1e-6)
-    assert _rel(new.d_params, new_off.d_params) > 1e-4, "the aux loss must change D's update"
-    assert _rel(new.g_params, new_off.g_params) > 1e-4, "the aux loss must change G's update"
+    assert rel_diff(new.d_params, new_off.d_params) > 1e-4, "the aux loss must change D's update"
+    assert rel_diff(new.g_params, new_off.g_params) > 1e-4, "the aux loss must change G's update"
     # D's class head is trained only by the aux loss: with weight 0 it keeps its initial value.
-    class_head = [k for k in state.d_params if _rel(new_off.d_params[k], state.d_params[k]) == 0.0]
-    assert class_head and all(_rel(new.d_params[k], state.d_params[k]) > 0 for k in class_head)
+    class_head = [k for k in state.d_params if rel_diff(new_off.d_params[k], state.d_params[k]) == 0.0]
+    assert class_head and all(rel_diff(new.d_params[k], state.d_params[k]) > 0 for k in class_head)
 
 
 def test_labels_change_the_acgan_generator_output(acgan_step):
@@ -113,7 +108,7 @@ def test_acgan_pmap_over_4_devices_equals_single_device(acgan_step):
     replicated, m_pmap = runner.step(runner.put_state(init_state(config)), runner.put_batch(batch))
     parallel, m_pmap = unreplicate(replicated), unreplicate(m_pmap)
     for name in ("g_params", "d_params", "g_stats", "d_stats"):
-        assert _rel(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
+        assert rel_diff(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
     for key in ("d_loss", "g_loss", "d_aux", "g_aux"):  # averaged over the devices like the losses
         np.testing.assert_allclose(float(m_pmap[key]), m_single[key], rtol=1e-5, err_msg=key)
 

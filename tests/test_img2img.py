@@ -19,6 +19,7 @@ from gan_jax.parallel import make_parallel_step
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 from gan_jax.translate import tiled
+from treediff import rel_diff
 
 # One xdist worker runs this file: its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("test_img2img")
@@ -34,12 +35,6 @@ CYCLE = Config(task="cyclegan", model="unet", dataset="mnist5k#1", dataset_b="mn
 
 SRGAN = Config(task="srgan", model="srgan", dataset="photos:train", resolution=32, channels=3, scale=2, g_width=4,
                d_width=4, batch_size=8, feature_weight=1.0, fast_conv=False)
-
-
-def _rel(a, b) -> float:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
-    return float(num / max(np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb)), 1e-30))
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -187,10 +182,10 @@ def test_pmap_and_sharding_over_4_devices_equal_single_device(config):
         out, m = runner.step(runner.put_state(state), runner.put_batch(batch))
         out, m = runner.get_state(out), runner.get_metrics(m)
         for name in ("g_params", "d_params", "g_opt", "d_opt", "g_stats", "d_stats", "pool"):
-            assert _rel(getattr(out, name), getattr(single, name)) <= 1e-5, (mode, name)
+            assert rel_diff(getattr(out, name), getattr(single, name)) <= 1e-5, (mode, name)
         np.testing.assert_allclose(float(m["d_loss"]), float(m_single["d_loss"]), rtol=1e-5)
     if config.task == "cyclegan":
-        assert _rel(single.pool["a"], state.pool["a"]) > 0  # the pool took some of this step's fakes
+        assert rel_diff(single.pool["a"], state.pool["a"]) > 0  # the pool took some of this step's fakes
 
 
 def test_tiled_inference_equals_whole_image_for_a_pointwise_function():

@@ -15,6 +15,7 @@ from gan_jax import models
 from gan_jax.configs import Config
 from gan_jax.models import layers
 from gan_jax.models.dcgan import Discriminator, Generator
+from treediff import rel_diff
 
 TOL = 1e-5
 FORWARD = ("lax", "winograd", "im2col", "subpixel")
@@ -27,14 +28,6 @@ POLICIES = ([{}] + [{**ALL_LAX, "forward": f} for f in FORWARD] + [{**ALL_LAX, "
             + [{**ALL_LAX, "wgrad": w} for w in WGRAD]
             + [{"forward": "winograd", "transpose": "winograd", "wgrad": "winograd", "reuse_tiles": r}
                for r in (True, False)])
-
-
-def _rel(a, b) -> float:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    assert [x.shape for x in la] == [y.shape for y in lb]
-    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
-    den = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb))
-    return float(num / den)
 
 
 def _normal(key, shape, scale=1.0):
@@ -68,7 +61,7 @@ def test_strided_conv_fast_matches_lax(size, cin, cout):
     for policy in POLICIES:
         with layers.conv_policy(**policy):
             out = _vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k)
-        assert _rel(out, ref) <= TOL, (policy, _rel(out, ref))
+        assert rel_diff(out, ref) <= TOL, (policy, rel_diff(out, ref))
 
 
 @pytest.mark.parametrize("size,cin,cout", TRANSPOSED)
@@ -79,7 +72,7 @@ def test_conv_transpose_fast_matches_lax(size, cin, cout):
     for policy in POLICIES:
         with layers.conv_policy(**policy):
             out = _vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, k)
-        assert _rel(out, ref) <= TOL, (policy, _rel(out, ref))
+        assert rel_diff(out, ref) <= TOL, (policy, rel_diff(out, ref))
 
 
 @pytest.mark.parametrize("tile", [2, 4])
@@ -93,8 +86,8 @@ def test_winograd_tiles(tile, size, cin, cout):
     with layers.conv_policy(forward="winograd", transpose="winograd", wgrad="winograd", winograd_tile=tile):
         out = _vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k)
         out_t = _vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), u, k)
-    assert _rel(out, ref) <= TOL
-    assert _rel(out_t, ref_t) <= TOL
+    assert rel_diff(out, ref) <= TOL
+    assert rel_diff(out_t, ref_t) <= TOL
 
 
 @pytest.mark.parametrize("size", [2, 3, 5, 6, 9])
@@ -103,7 +96,7 @@ def test_winograd_conv2x2_any_size(size):
     k = _normal(8, (2, 2, 6, 5))
     ref = jax.lax.conv_general_dilated(u, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
     for m in (2, 4):
-        assert _rel(layers.winograd_conv2x2(u, k, m), ref) <= TOL
+        assert rel_diff(layers.winograd_conv2x2(u, k, m), ref) <= TOL
 
 
 def test_space_to_depth_round_trip():
@@ -125,9 +118,9 @@ def test_transposed_conv_is_the_adjoint_of_strided_conv(size, cin, cout):
     adjoint = jnp.swapaxes(k, 2, 3)
     for t in TRANSPOSE:
         got = layers.conv_transpose_forward(g, adjoint, 2, 1, t, size=(size, size))
-        assert _rel(got, du) <= TOL, t
+        assert rel_diff(got, du) <= TOL, t
     if size % 2 == 0:  # even sizes: the plain transposed conv too
-        assert _rel(layers.conv_transpose_fast(g, adjoint, 2, 1), du) <= TOL
+        assert rel_diff(layers.conv_transpose_fast(g, adjoint, 2, 1), du) <= TOL
     # <A u, g> == <u, A^T g>
     lhs = jnp.vdot(layers.strided_conv(u, k, 2, 1), g)
     rhs = jnp.vdot(u, layers.conv_transpose_forward(g, adjoint, 2, 1, "winograd", size=(size, size)))
@@ -139,8 +132,8 @@ def test_projection_is_the_transposed_conv_of_a_1x1_input(base, zdim, cout):
     z = _normal(13, (3, 1, 1, zdim))
     k = _normal(14, (base, base, zdim, cout), 0.1)
     ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 1, 0), z, k)
-    assert _rel(_vjp_all(layers.project, z, k), ref) <= TOL
-    assert _rel(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 1, 0), z, k), ref) <= TOL
+    assert rel_diff(_vjp_all(layers.project, z, k), ref) <= TOL
+    assert rel_diff(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 1, 0), z, k), ref) <= TOL
 
 
 @pytest.mark.parametrize("base", [4, 7])
@@ -149,7 +142,7 @@ def test_final_valid_conv_matches_lax(base):
     u = _normal(15, (3, base, base, 16))
     k = _normal(16, (base, base, 16, 1), 0.1)
     ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 1, 0), u, k)
-    assert _rel(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 1, 0), u, k), ref) <= TOL
+    assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 1, 0), u, k), ref) <= TOL
 
 
 def test_conv_general_dilated_fast_falls_back_to_lax():
@@ -205,5 +198,5 @@ def test_networks_fast_and_plain_compute_the_same(resolution, channels):
     fast = jax.jit(lambda: run(g_fast, d_fast))()
     with layers.plain_convs():
         plain = jax.jit(lambda: run(g_plain, d_fast))()
-    assert _rel(fast[1], plain[1]) <= TOL  # images and logits
-    assert _rel(fast[2], plain[2]) <= TOL  # gradients w.r.t. G params, D params, z, x
+    assert rel_diff(fast[1], plain[1]) <= TOL  # images and logits
+    assert rel_diff(fast[2], plain[2]) <= TOL  # gradients w.r.t. G params, D params, z, x

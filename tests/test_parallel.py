@@ -19,16 +19,9 @@ from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 from gan_jax.train import train
 from gan_jax.workdir import load_config
+from treediff import rel_diff
 
 STEPS = 3
-
-
-def _rel(a, b) -> float:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    assert len(la) == len(lb) and la
-    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
-    den = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb))
-    return float(num / den)
 
 
 def _batches(config, n=STEPS, seed=0):
@@ -47,7 +40,7 @@ def _single_device(config, batches):
 def _assert_same_state(state, reference, tol=1e-5):
     assert int(np.ravel(state.step)[0]) == int(reference.step)
     for name in ("g_params", "d_params", "g_stats", "d_stats"):
-        assert _rel(getattr(state, name), getattr(reference, name)) <= tol, name
+        assert rel_diff(getattr(state, name), getattr(reference, name)) <= tol, name
 
 
 @pytest.fixture
@@ -90,7 +83,7 @@ def test_population_member_equals_its_solo_run(tiny_config):
     for i, member in enumerate(members):
         _assert_same_state(member_state(state, i, 2), _single_device(member, data[i]), tol=1e-6)
     # Different seeds and rates: the members really differ.
-    assert _rel(member_state(state, 0, 2).g_params, member_state(state, 1, 2).g_params) > 0.1
+    assert rel_diff(member_state(state, 0, 2).g_params, member_state(state, 1, 2).g_params) > 0.1
 
 
 def test_bad_parallel_options_are_clear(tiny_config):

@@ -10,13 +10,7 @@ from gan_jax.configs import Config
 from gan_jax.parallel import make_parallel_step, replicate, split_batch, unreplicate
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
-
-
-def _rel(a, b) -> float:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(la, lb)))
-    den = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in lb))
-    return float(num / den)
+from treediff import rel_diff
 
 
 def _batch(config, n=None, seed=1):
@@ -60,9 +54,9 @@ def test_step_is_pure_and_deterministic(tiny_config):
     batch = _batch(tiny_config)
     s1, m1 = step(state, batch)
     s2, m2 = step(state, batch)  # same inputs, same outputs; the input state is unchanged
-    assert _rel(s1, s2) == 0.0 and m1["d_loss"] == m2["d_loss"]
+    assert rel_diff(s1, s2) == 0.0 and m1["d_loss"] == m2["d_loss"]
     assert int(s1.step) == 1 and int(state.step) == 0
-    assert _rel(s1.g_params, state.g_params) > 0 and _rel(s1.d_params, state.d_params) > 0
+    assert rel_diff(s1.g_params, state.g_params) > 0 and rel_diff(s1.d_params, state.d_params) > 0
     assert not np.array_equal(s1.key, state.key)
     assert all(np.isfinite(float(v)) for v in m1.values())
 
@@ -81,11 +75,11 @@ def test_ema_follows_generator(tiny_config):
     new, _ = step(state, _batch(config))
     # Warm-up: the decay at step 0 is min(0.9, 1/10) = 0.1.
     expected = jax.tree.map(lambda e, p: 0.1 * e + 0.9 * p, state.ema["params"], new.g_params)
-    assert _rel(new.ema["params"], expected) < 1e-6
+    assert rel_diff(new.ema["params"], expected) < 1e-6
     state = new.replace(step=jnp.asarray(1000, jnp.int32))  # past warm-up: the configured decay
     new, _ = step(state, _batch(config))
     expected = jax.tree.map(lambda e, p: 0.9 * e + 0.1 * p, state.ema["params"], new.g_params)
-    assert _rel(new.ema["params"], expected) < 1e-6
+    assert rel_diff(new.ema["params"], expected) < 1e-6
 
 
 def test_nonfinite_batch_leaves_state_untouched(tiny_config):
@@ -94,11 +88,11 @@ def test_nonfinite_batch_leaves_state_untouched(tiny_config):
     batch["image"][0, 0, 0, 0] = np.nan
     new, metrics = jax.jit(make_train_step(tiny_config))(state, batch)
     assert int(metrics["nonfinite"]) & 1  # the discriminator loss
-    assert _rel(new.g_params, state.g_params) == 0 and _rel(new.d_params, state.d_params) == 0
+    assert rel_diff(new.g_params, state.g_params) == 0 and rel_diff(new.d_params, state.d_params) == 0
     assert int(new.nonfinite_step) == 0 and int(new.step) == 1
     # A later good step trains again and keeps the record of the first bad one.
     newer, m = jax.jit(make_train_step(tiny_config))(new, _batch(tiny_config))
-    assert int(m["nonfinite"]) == 0 and _rel(newer.d_params, state.d_params) > 0
+    assert int(m["nonfinite"]) == 0 and rel_diff(newer.d_params, state.d_params) > 0
     assert int(newer.nonfinite_step) == 0
 
 
@@ -117,7 +111,7 @@ def test_pmap_over_4_devices_equals_single_device(tiny_config, loss):
         assert np.all(np.asarray(leaf) == np.asarray(leaf)[:1])
     parallel = unreplicate(replicated)
     for name in ("g_params", "d_params", "g_stats", "d_stats"):
-        assert _rel(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
+        assert rel_diff(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
     np.testing.assert_allclose(float(unreplicate(m_pmap)["d_loss"]), float(m_single["d_loss"]), rtol=1e-5)
 
 
@@ -133,7 +127,7 @@ def test_replicate_roundtrip():
     tree = {"a": jnp.arange(3.0), "b": jnp.ones(())}
     rep = replicate(tree, 4)
     assert rep["a"].shape == (4, 3)
-    assert _rel(unreplicate(rep), tree) == 0
+    assert rel_diff(unreplicate(rep), tree) == 0
     assert split_batch({"x": np.zeros((8, 2))}, 4)["x"].shape == (4, 2, 2)
 
 
@@ -148,5 +142,5 @@ def test_sharding_over_4_devices_equals_single_device(tiny_config):
     assert len(sharded_batch["image"].sharding.device_set) == 4
     state, m_sharded = runner.step(runner.put_state(init_state(config)), sharded_batch)
     for name in ("g_params", "d_params", "g_stats", "d_stats"):
-        assert _rel(getattr(runner.get_state(state), name), getattr(single, name)) <= 1e-5, name
+        assert rel_diff(getattr(runner.get_state(state), name), getattr(single, name)) <= 1e-5, name
     np.testing.assert_allclose(float(m_sharded["d_loss"]), float(m_single["d_loss"]), rtol=1e-5)
