@@ -221,12 +221,12 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
 def _one_call_in_flight() -> bool:
     """True for several CPU devices in one process (forced host devices).
 
-    XLA:CPU runs every device's part of a call on one shared thread pool, and a device
-    that finishes call N early starts call N + 1 and blocks a pool thread in its first
-    all-reduce. With a few calls queued, the blocked threads can starve the device still
-    in call N: a full-size ``dcgan_mnist`` run over 4 forced devices on 2 cores died
-    this way after 5,097 steps ("Expected 4 threads to join the rendezvous, but only 3
-    of them arrived"). Waiting for each call before dispatching the next rules it out.
+    A full-size ``dcgan_mnist`` run over 4 forced devices on 2 cores, with calls queued
+    asynchronously, aborted after 5,097 steps in an all-reduce ("Expected 4 threads to
+    join the rendezvous, but only 3 of them arrived"); waiting for each call before
+    dispatching the next, the same run finished. The likely cause: XLA:CPU runs every
+    device's part of a call on one shared thread pool, and devices that start call N + 1
+    early block pool threads in its first all-reduce while a device is still in call N.
     """
     return jax.default_backend() == "cpu" and jax.local_device_count() > 1
 
