@@ -182,7 +182,7 @@ def test_pmap_and_sharding_over_4_devices_equal_single_device(config):
         out, m = runner.step(runner.put_state(state), runner.put_batch(batch))
         out, m = runner.get_state(out), runner.get_metrics(m)
         for name in ("g_params", "d_params", "g_opt", "d_opt", "g_stats", "d_stats", "pool"):
-            assert rel_diff(getattr(out, name), getattr(single, name)) <= 1e-5, (mode, name)
+            assert rel_diff(getattr(out, name), getattr(single, name), allow_empty=True) <= 1e-5, (mode, name)
         np.testing.assert_allclose(float(m["d_loss"]), float(m_single["d_loss"]), rtol=1e-5)
     if config.task == "cyclegan":
         assert rel_diff(single.pool["a"], state.pool["a"]) > 0  # the pool took some of this step's fakes
