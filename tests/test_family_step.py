@@ -145,3 +145,36 @@ def test_resnet_32px_models_and_step(tiny_config):
     with pytest.raises(UserError, match="resolution=32"):
         configs.validate(dataclasses.replace(config, resolution=28))
     assert configs.validate(configs.get("sngan_resnet_fashion")).model == "resnet"
+
+
+@pytest.mark.parametrize("resolution,final", [(28, 3), (32, 4)])
+def test_sngan_standard_cnn_discriminator(tiny_config, resolution, final):
+    """The SNGAN paper's standard CNN D: 7 convs + dense, all spectrally normalised,
+    final features final x final x 8W; the projection term makes the logit depend on y."""
+    from gan_jax import models
+
+    config = dataclasses.replace(tiny_config, model="sngan_cnn", resolution=resolution, d_width=4,
+                                 d_norm="spectral", loss="hinge", num_classes=3)
+    _, d = models.build(config)
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, resolution, resolution, 1))
+    y = jnp.array([0, 1])
+    variables = d.init(jax.random.PRNGKey(1), x, y, train=False)
+    kernels = {jax.tree_util.keystr(p): v.shape for p, v in jax.tree_util.tree_leaves_with_path(variables["params"])
+               if "kernel" in jax.tree_util.keystr(p)}
+    assert sorted(s[-1] for s in kernels.values()) == [1, 4, 4, 8, 8, 16, 16, 32]
+    assert (final * final * 32, 1) in kernels.values()  # the dense layer reads the flattened 8W features
+    sigmas = [p for p, _ in jax.tree_util.tree_leaves_with_path(variables["batch_stats"]) if "sigma" in str(p)]
+    assert len(sigmas) == 8
+    logits = d.apply(variables, x, y, train=False)
+    assert logits.shape == (2,)
+    assert not np.allclose(logits, d.apply(variables, x, jnp.array([2, 2]), train=False))
+    with pytest.raises(ValueError, match="pass labels"):
+        d.apply(variables, x, train=False)
+
+
+def test_sngan_standard_cnn_trains_and_refuses_batchnorm(tiny_config):
+    config = dataclasses.replace(tiny_config, model="sngan_cnn", d_width=4, d_norm="spectral", loss="hinge")
+    state, metrics = _run(config, steps=2)
+    assert int(state.step) == 2 and all(np.isfinite(m["d_loss"]) for m in metrics)
+    with pytest.raises(UserError, match="model=sngan_cnn"):
+        configs.validate(dataclasses.replace(config, d_norm="batch"))

@@ -144,3 +144,18 @@ def test_sharding_over_4_devices_equals_single_device(tiny_config):
     for name in ("g_params", "d_params", "g_stats", "d_stats"):
         assert rel_diff(getattr(runner.get_state(state), name), getattr(single, name)) <= 1e-5, name
     np.testing.assert_allclose(float(m_sharded["d_loss"]), float(m_single["d_loss"]), rtol=1e-5)
+
+
+def test_init_compiled_without_llvm_optimisation_draws_the_same_values(tiny_config):
+    """init_state compiles with INIT_COMPILER_OPTIONS (fast to compile); its draws equal
+    those of the optimised build to float32 rounding (erf_inv may differ in the last bit)."""
+    import functools
+
+    from gan_jax.state import INIT_COMPILER_OPTIONS, _init
+
+    assert INIT_COMPILER_OPTIONS == {"xla_backend_optimization_level": 0}
+    fast = init_state(tiny_config)
+    optimised = jax.jit(functools.partial(_init, tiny_config))(jax.random.PRNGKey(tiny_config.seed))
+    for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(optimised)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-8)
+    assert float(jnp.std(fast.g_params["ConvTranspose_0"]["kernel"])) == pytest.approx(0.02, rel=0.1)

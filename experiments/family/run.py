@@ -184,9 +184,9 @@ def write_results(rows, real, args) -> None:
     commands = []
     for r in rows:
         commands += [r["train_cmd"], r["extractor_cmd"], r["judge_cmd"]]
-    with open(os.path.join(HERE, f"table_{args.steps}.md"), "w") as f:
+    with open(os.path.join(args.out, f"table_{args.steps}.md"), "w") as f:
         f.write("\n".join(lines) + "\n\n```bash\n" + "\n".join(commands) + "\n```\n")
-    with open(os.path.join(HERE, f"results_{args.steps}.json"), "w") as f:
+    with open(os.path.join(args.out, f"results_{args.steps}.json"), "w") as f:
         json.dump({"steps": args.steps, "batch_size": args.batch_size, "num": args.num,
                    "runs": rows, "real": real}, f, indent=1)
 
@@ -205,7 +205,10 @@ def main() -> None:
     ap.add_argument("--judge", default="runs/family/clf_seed1", help="classifier directory (the judge)")
     ap.add_argument("--jobs", type=int, default=2, help="runs at a time: the seeds of one config together "
                     "(default: %(default)s)")
+    ap.add_argument("--out", default=HERE, help="where tables, results and grids go (default: this folder)")
     args = ap.parse_args()
+    args.out = os.path.abspath(args.out)
+    os.makedirs(args.out, exist_ok=True)
     os.chdir(ROOT)
     sys.path.append(ROOT)
     os.makedirs(args.runs, exist_ok=True)
@@ -224,10 +227,10 @@ def main() -> None:
     print(f"real (held-out): FD {real['extractor']['fd']:.2f}, judge FD {real['judge']['fd']:.2f}", flush=True)
     for name in args.configs:  # one grid per config, from the first seed's run
         _run(["gan-jax", "sample", "--workdir", os.path.join(args.runs, f"{name}_seed{args.seeds[0]}"),
-              "--num", "64", "--out", os.path.join(HERE, f"samples_{name}.png")],
+              "--num", "64", "--out", os.path.join(args.out, f"samples_{name}.png")],
              os.path.join(args.runs, "samples.log"))
     write_results(rows, real, args)
-    print(f"wrote {os.path.join(HERE, f'table_{args.steps}.md')}")
+    print(f"wrote {os.path.join(args.out, f'table_{args.steps}.md')}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def get(name: str = DEFAULT) -> Config:
 _CHOICES = {
     "resolution": (28, 32, 64),
     "channels": (1, 3),
-    "model": ("dcgan", "resnet", "unet", "srgan"),
+    "model": ("dcgan", "sngan_cnn", "resnet", "unet", "srgan"),
     "d_norm": ("batch", "spectral", "none", "instance"),
     "nonfinite": ("stop", "skip"),
     "parallel": ("auto", "none", "jit", "pmap", "sharding", "shard_map"),
@@ -35,7 +35,7 @@ _CHOICES = {
     "task": ("generate", "pix2pix", "inpaint", "srgan", "cyclegan"),
     "conditioning": ("projection", "acgan"),
 }
-_TASK_MODELS = {"generate": ("dcgan", "resnet"), "pix2pix": ("unet",), "inpaint": ("unet",),
+_TASK_MODELS = {"generate": ("dcgan", "sngan_cnn", "resnet"), "pix2pix": ("unet",), "inpaint": ("unet",),
                 "srgan": ("srgan",), "cyclegan": ("unet",)}
 _DEGRADE = {"pix2pix": ("noise", "grey", "edges"), "inpaint": ("mask_center", "mask_box")}
 _POSITIVE = ("batch_size", "z_dim", "g_width", "d_width", "n_critic", "log_every",
@@ -69,6 +69,9 @@ def validate(config: Config) -> Config:
     if config.model == "resnet" and (config.resolution != 32 or config.d_norm == "batch"):
         raise UserError(f"model=resnet: expected resolution=32 (got {config.resolution}) and "
                         f"d_norm=spectral or none (got {config.d_norm!r})")
+    if config.model == "sngan_cnn" and (config.d_norm not in ("spectral", "none") or config.conditioning == "acgan"):
+        raise UserError(f"model=sngan_cnn: expected d_norm=spectral or none (got {config.d_norm!r}) and "
+                        f"conditioning=projection (got {config.conditioning!r})")
     if config.num_classes < 0 or config.num_classes == 1:
         raise UserError(f"num_classes={config.num_classes}: expected 0 (unconditional) or at least 2")
     if config.conditioning == "acgan" and not config.num_classes:

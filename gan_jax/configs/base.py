@@ -25,6 +25,9 @@ class Config:
     channels: int = 1
     # --- model ----------------------------------------------------------
     model: str = "dcgan"
+    """``dcgan`` (28/32/64 px), ``sngan_cnn`` (DCGAN's G with the SNGAN paper's 7-conv standard
+    CNN D; ``d_norm`` spectral or none), ``resnet`` (32 px, SNGAN's ResNets), ``unet`` and
+    ``srgan`` (the image-to-image tasks)."""
     z_dim: int = 100
     num_classes: int = 0
     """Class-conditional models when > 0 (conditional-BatchNorm G, and D as ``conditioning``

@@ -1,6 +1,7 @@
-"""SNGAN, the "standard CNN" variant (Miyato et al. 2018), on Fashion-MNIST, 28 px: the DCGAN
-networks with spectral normalisation on every discriminator conv, hinge loss,
-Adam(2e-4, 0.5, 0.999). (The ResNet variant of the paper is not in the library yet.)"""
+"""SNGAN (Miyato et al. 2018) on Fashion-MNIST, 28 px: the DCGAN networks with spectral
+normalisation on every discriminator conv, hinge loss, Adam(2e-4, 0.5, 0.999), the paper's
+setting C. ``--set model=sngan_cnn`` swaps in the paper's 7-conv "standard CNN"
+discriminator; ``sngan_resnet_fashion`` is the ResNet variant."""
 from gan_jax.configs.base import Config
 
 

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 
 from gan_jax.models.dcgan import Discriminator, Generator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
+from gan_jax.models.sngan_cnn import StandardCNNDiscriminator
 from gan_jax.models.layers import ConvTranspose, conv_transpose_fast, conv_transpose_reference, pixel_shuffle
 from gan_jax.models.patchgan import PatchGAN
 from gan_jax.models.srgan import SRDiscriminator, SRGenerator, bicubic_upscale
@@ -15,8 +16,8 @@ _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 def build(config, axis_name: str | None = None):
     """(generator, discriminator) for ``config.model``; BatchNorm syncs over ``axis_name``."""
-    if config.model not in ("dcgan", "resnet", "unet", "srgan"):
-        raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan, resnet, unet, srgan")
+    if config.model not in ("dcgan", "sngan_cnn", "resnet", "unet", "srgan"):
+        raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan, sngan_cnn, resnet, unet, srgan")
     dtype = _DTYPES[config.compute_dtype]
     if config.model in ("unet", "srgan"):
         return _build_img2img(config, axis_name, dtype)
@@ -28,6 +29,8 @@ def build(config, axis_name: str | None = None):
                                     conditioning=config.conditioning))
     g = Generator(config.resolution, config.channels, config.g_width, config.fast_conv, axis_name, dtype,
                   num_classes=config.num_classes)
+    if config.model == "sngan_cnn":  # DCGAN's G, the SNGAN paper's standard CNN D
+        return g, StandardCNNDiscriminator(config.d_width, config.fast_conv, dtype, config.num_classes, config.d_norm)
     d = Discriminator(config.resolution, config.channels, config.d_width, config.fast_conv, axis_name, dtype,
                       num_classes=config.num_classes, norm=config.d_norm, conditioning=config.conditioning)
     return g, d
@@ -48,6 +51,6 @@ def _build_img2img(config, axis_name, dtype):
             PatchGAN(config.d_width, n_layers, config.d_norm, axis_name, config.fast_conv, dtype))
 
 
-__all__ = ["Generator", "Discriminator", "ResNetGenerator", "ResNetDiscriminator", "ConvTranspose", "build",
+__all__ = ["Generator", "Discriminator", "ResNetGenerator", "ResNetDiscriminator", "StandardCNNDiscriminator", "ConvTranspose", "build",
            "conv_transpose_fast", "conv_transpose_reference", "UNet", "PatchGAN", "SRGenerator",
            "SRDiscriminator", "bicubic_upscale", "pixel_shuffle"]
