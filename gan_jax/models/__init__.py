@@ -51,6 +51,6 @@ def _build_img2img(config, axis_name, dtype):
             PatchGAN(config.d_width, n_layers, config.d_norm, axis_name, config.fast_conv, dtype))
 
 
-__all__ = ["Generator", "Discriminator", "ResNetGenerator", "ResNetDiscriminator", "StandardCNNDiscriminator", "ConvTranspose", "build",
-           "conv_transpose_fast", "conv_transpose_reference", "UNet", "PatchGAN", "SRGenerator",
-           "SRDiscriminator", "bicubic_upscale", "pixel_shuffle"]
+__all__ = ["Generator", "Discriminator", "ResNetGenerator", "ResNetDiscriminator", "StandardCNNDiscriminator",
+           "ConvTranspose", "build", "conv_transpose_fast", "conv_transpose_reference", "UNet", "PatchGAN",
+           "SRGenerator", "SRDiscriminator", "bicubic_upscale", "pixel_shuffle"]
