@@ -12,7 +12,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import ConditionalBatchNorm, Conv, ConvTranspose, batch_norm
+from gan_jax.models.layers import (ConditionalBatchNorm, Conv, ConvTranspose, batch_norm, projection_term,
+                                   spectral_normed)
 
 NORMS = ("batch", "spectral", "none")
 """Discriminator normalisations (``Config.d_norm``)."""
@@ -91,10 +92,7 @@ class Discriminator(nn.Module):
     """With ``num_classes``: ``projection`` or ``acgan`` (a class-logit head, labels unused)."""
 
     def _conv(self, train: bool, *args):
-        conv = Conv(*args, fast=self.fast_conv, dtype=self.dtype)
-        if self.norm == "spectral":
-            return lambda x: nn.SpectralNorm(conv)(x, update_stats=train)
-        return conv
+        return spectral_normed(Conv(*args, fast=self.fast_conv, dtype=self.dtype), self.norm == "spectral", train)
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
@@ -118,7 +116,5 @@ class Discriminator(nn.Module):
             return logits, class_logits.astype(jnp.float32)
         if self.num_classes:
             h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, C]
-            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),
-                             name="class_embedding")(labels)
-            logits = logits + jnp.sum(embed * h, axis=-1)
+            logits = logits + projection_term(h, labels, self.num_classes, nn.initializers.normal(0.02))
         return logits

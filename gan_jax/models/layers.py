@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -560,6 +560,27 @@ class Conv(nn.Module):
             dtype=self.dtype,
             conv_general_dilated=_conv_general_dilated_fast if self.fast else None,
         )(x)
+
+
+def spectral_normed(layer: nn.Module, enabled: bool, train: bool) -> Callable:
+    """``layer`` under spectral normalisation (Miyato et al. 2018) when ``enabled``, else ``layer``.
+
+    The power-iteration vectors live in the ``batch_stats`` collection and advance only in
+    training mode. Call inside the owning module's compact method (names follow the call order).
+    """
+    if enabled:
+        return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
+    return layer
+
+
+def projection_term(h: jax.Array, labels: jax.Array, num_classes: int, embedding_init) -> jax.Array:
+    """The projection discriminator's class term (Miyato & Koyama 2018): <embed(y), h> [B].
+
+    ``h`` [B, F] are D's pooled last features, ``labels`` int [B]; the embedding table
+    [num_classes, F] is the calling module's ``class_embedding`` parameter.
+    """
+    embed = nn.Embed(num_classes, h.shape[-1], embedding_init=embedding_init, name="class_embedding")(labels)
+    return jnp.sum(embed * h, axis=-1)
 
 
 def batch_norm(train: bool, axis_name: str | None, dtype=jnp.float32) -> nn.BatchNorm:

@@ -12,7 +12,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, norm_layer
+from gan_jax.models.layers import Conv, norm_layer, spectral_normed
 
 
 class PatchGAN(nn.Module):
@@ -28,9 +28,7 @@ class PatchGAN(nn.Module):
 
     def _conv(self, train: bool, features: int, stride: int, bias: bool):
         conv = Conv(features, 4, stride, 1, use_bias=bias, fast=self.fast_conv, dtype=self.dtype)
-        if self.norm == "spectral":
-            return lambda x: nn.SpectralNorm(conv)(x, update_stats=train)
-        return conv
+        return spectral_normed(conv, self.norm == "spectral", train)
 
     @nn.compact
     def __call__(self, x, train: bool = True):

@@ -16,7 +16,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import ConditionalBatchNorm
+from gan_jax.models.layers import ConditionalBatchNorm, projection_term, spectral_normed
 
 _INIT = nn.initializers.xavier_uniform()
 
@@ -73,9 +73,7 @@ class ResNetDiscriminator(nn.Module):
     conditioning: str = "projection"
 
     def _layer(self, layer, train):
-        if self.norm == "spectral":
-            return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
-        return layer
+        return spectral_normed(layer, self.norm == "spectral", train)
 
     def _conv(self, k, train):
         return self._layer(nn.Conv(self.width, (k, k), padding=k // 2, kernel_init=_INIT, dtype=self.dtype), train)
@@ -100,6 +98,5 @@ class ResNetDiscriminator(nn.Module):
         if acgan:
             return logits, self._layer(nn.Dense(self.num_classes, kernel_init=_INIT), train)(h)
         if self.num_classes:
-            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=_INIT, name="class_embedding")(labels)
-            logits = logits + jnp.sum(embed * h, axis=-1)
+            logits = logits + projection_term(h, labels, self.num_classes, _INIT)
         return logits

@@ -16,7 +16,7 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, dcgan_kernel_init
+from gan_jax.models.layers import Conv, dcgan_kernel_init, projection_term, spectral_normed
 
 NORMS = ("spectral", "none")
 
@@ -37,9 +37,7 @@ class StandardCNNDiscriminator(nn.Module):
     norm: str = "spectral"
 
     def _layer(self, layer, train: bool):
-        if self.norm == "spectral":
-            return lambda x: nn.SpectralNorm(layer)(x, update_stats=train)
-        return layer
+        return spectral_normed(layer, self.norm == "spectral", train)
 
     def _conv(self, features: int, k: int, stride: int, train: bool):
         return self._layer(Conv(features, k, stride, 1, use_bias=True, fast=self.fast_conv, dtype=self.dtype), train)
@@ -59,7 +57,5 @@ class StandardCNNDiscriminator(nn.Module):
         logits = self._layer(dense, train)(x.reshape(x.shape[0], -1))[:, 0].astype(jnp.float32)
         if self.num_classes:
             h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, 8W]
-            embed = nn.Embed(self.num_classes, h.shape[-1], embedding_init=nn.initializers.normal(0.02),
-                             name="class_embedding")(labels)
-            logits = logits + jnp.sum(embed * h, axis=-1)
+            logits = logits + projection_term(h, labels, self.num_classes, nn.initializers.normal(0.02))
         return logits
