@@ -172,9 +172,11 @@ def test_conv_parameter_layout_unchanged():
     assert variables["params"]["Conv_1"]["Conv_0"]["kernel"].shape == (4, 4, 8, 16)
 
 
+@pytest.mark.parametrize("batch_split", [1, 2])
 @pytest.mark.parametrize("resolution,channels", [(28, 1), (32, 3), pytest.param(64, 3, marks=_slow)])
-def test_networks_fast_and_plain_compute_the_same(resolution, channels):
-    """Whole G and D: fast paths on vs every conv the plain lax op; outputs and all gradients."""
+def test_networks_fast_and_plain_compute_the_same(resolution, channels, batch_split):
+    """Whole G and D: fast paths on (each conv on ``batch_split`` slices of the batch) vs every
+    conv the plain lax op; outputs and all gradients."""
     config = Config(resolution=resolution, channels=channels, g_width=8, d_width=8, z_dim=16)
     g_fast, d_fast = models.build(config)
     g_plain = Generator(resolution, channels, 8, fast_conv=False)
@@ -195,7 +197,8 @@ def test_networks_fast_and_plain_compute_the_same(resolution, channels):
             g_vars["params"], d_vars["params"], z, x)
         return value, aux, grads
 
-    fast = jax.jit(lambda: run(g_fast, d_fast))()
+    with layers.conv_policy(batch_split=batch_split):
+        fast = jax.jit(lambda: run(g_fast, d_fast))()
     with layers.plain_convs():
         plain = jax.jit(lambda: run(g_plain, d_fast))()
     assert rel_diff(fast[1], plain[1]) <= TOL  # images and logits

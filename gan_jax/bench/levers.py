@@ -53,6 +53,8 @@ VARIANTS = {
     "auto-scan4": ("library default, 4 steps per call under lax.scan", {}, 4),
     "auto-unroll2": ("library default, 2 steps per call, scan unrolled", {}, -2),
     "auto-unroll4": ("library default, 4 steps per call, scan unrolled", {}, -4),
+    "auto-split2": ("auto, every fast conv on two independent halves of the batch", {"batch_split": 2}, 1),
+    "auto-split4": ("auto, every fast conv on four independent quarters of the batch", {"batch_split": 4}, 1),
     "auto-nodonate": ("library default without donating the state buffers", {}, 0),
 }
 

@@ -91,7 +91,7 @@ def conv_transpose_reference(x, kernel, stride: int, padding: int):
 # choices were measured on XLA:CPU (benchmarks/NOTES.md).
 
 POLICY_DEFAULT = {"forward": "auto", "transpose": "auto", "wgrad": "auto", "winograd_min_channels": 8,
-                  "winograd_tile": 2, "reuse_tiles": True, "small": "lax"}
+                  "winograd_tile": 2, "reuse_tiles": True, "small": "lax", "batch_split": 1}
 _POLICY = dict(POLICY_DEFAULT)
 
 
@@ -109,6 +109,8 @@ def conv_policy(**choices):
     ``winograd_tile``: ``auto | 2 | 4``, the output tile m of F(m x m, 2 x 2).
     ``reuse_tiles``: keep the transformed input tiles of the forward pass for the
     kernel gradient (and share those of the cotangent between the two gradients).
+    ``batch_split``: run every fast conv on n independent slices of the batch (a lever for
+    thread-level concurrency on the CPU; measured slower, so 1).
     """
     old = dict(_POLICY)
     unknown = set(choices) - set(POLICY_DEFAULT)
@@ -397,11 +399,19 @@ def _both_winograd(x, kernel, stride: int) -> bool:
             and _choose("wgrad", x, kernel, stride) == "winograd")
 
 
+def _split_batch(fn, x, *args):
+    """``fn(x, *args)`` on ``batch_split`` independent slices of the batch, concatenated."""
+    n = _POLICY["batch_split"]
+    if n <= 1 or x.shape[0] % n:
+        return fn(x, *args)
+    return jnp.concatenate([fn(part, *args) for part in jnp.split(x, n)], axis=0)
+
+
 def strided_conv_fast(u, kernel, stride: int, padding: int):
     """Same function as :func:`strided_conv`; forward, data gradient and kernel gradient each by the
     fastest formulation for the shapes (``_choose``). With Winograd forward and kernel
     gradient, the transformed input tiles are computed once and kept for the backward pass."""
-    return _strided_conv_fast(u, kernel, stride, padding, tuple(u.shape[1:3]))
+    return _split_batch(lambda x, k: _strided_conv_fast(x, k, stride, padding, tuple(u.shape[1:3])), u, kernel)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
@@ -523,7 +533,7 @@ class ConvTranspose(nn.Module):
         elif x.shape[1:3] == (1, 1) and self.stride == 1 and self.padding == 0:
             y = project(x, kernel)
         else:
-            y = conv_transpose_fast(x, kernel, self.stride, self.padding)
+            y = _split_batch(lambda v, k: conv_transpose_fast(v, k, self.stride, self.padding), x, kernel)
         if self.use_bias:
             y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
         return y
