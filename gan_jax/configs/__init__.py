@@ -9,6 +9,8 @@ from gan_jax.configs.base import Config, from_dict, override
 from gan_jax.errors import UserError
 
 DEFAULT = "dcgan_mnist"
+MODELS = ("dcgan", "sngan_cnn", "resnet", "unet", "srgan")
+"""Every ``model`` that :func:`gan_jax.models.build` knows."""
 
 
 def names() -> list[str]:
@@ -27,7 +29,7 @@ def get(name: str = DEFAULT) -> Config:
 _CHOICES = {
     "resolution": (28, 32, 64),
     "channels": (1, 3),
-    "model": ("dcgan", "sngan_cnn", "resnet", "unet", "srgan"),
+    "model": MODELS,
     "d_norm": ("batch", "spectral", "none", "instance"),
     "nonfinite": ("stop", "skip"),
     "parallel": ("auto", "none", "jit", "pmap", "sharding", "shard_map"),

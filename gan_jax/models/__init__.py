@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
+from gan_jax.configs import MODELS
 from gan_jax.models.dcgan import Discriminator, Generator
 from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator
 from gan_jax.models.sngan_cnn import StandardCNNDiscriminator
@@ -16,8 +17,8 @@ _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 def build(config, axis_name: str | None = None):
     """(generator, discriminator) for ``config.model``; BatchNorm syncs over ``axis_name``."""
-    if config.model not in ("dcgan", "sngan_cnn", "resnet", "unet", "srgan"):
-        raise ValueError(f"unknown model {config.model!r}; expected one of: dcgan, sngan_cnn, resnet, unet, srgan")
+    if config.model not in MODELS:
+        raise ValueError(f"unknown model {config.model!r}; expected one of: {', '.join(MODELS)}")
     dtype = _DTYPES[config.compute_dtype]
     if config.model in ("unet", "srgan"):
         return _build_img2img(config, axis_name, dtype)
