@@ -1,0 +1,101 @@
+"""The GAN family at equal steps, trained longer than the CPU allows: one process, any backend.
+
+Trains each ``--configs`` x ``--seeds`` run with the library's train step (``jax.jit``,
+batch ``--batch-size``) on the dataset ``--dataset`` (default: the configs' own), and at
+each ``--eval-at`` step evaluates ``--num`` EMA samples in the features of the metric's
+classifier (``--extractor``) and of the independent judge (``--judge``), as
+``experiments/family/run.py`` does through the CLI; for class-conditional configs it also
+reports the share of samples drawn for class K that the judge classifies as K. One JSON
+line per (config, seed, step) goes to ``--out`` as soon as it is measured, so a run cut
+short keeps what it finished. Runs are taken seed-major (every config's seed 0 first).
+
+    python experiments/family/long_run.py --extractor runs/family/clf_seed0 --judge runs/family/clf_seed1 \\
+        --configs sngan_fashion dcgan_fashion --seeds 0 1 --eval-at 2000 5000 --out long.jsonl
+
+(Off the project's machine, where the Debian Fashion-MNIST files are missing, pass
+``--dataset idx:DIR`` with a copy of them: the same 70,000 images in the same order.)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+
+from gan_jax import configs, data, sampling
+from gan_jax.data.batches import Batches
+from gan_jax.metrics.classifier import Classifier
+from gan_jax.metrics.evaluation import evaluate, real_reference
+from gan_jax.metrics.extractors import load_extractor
+from gan_jax.state import init_state
+from gan_jax.step import make_train_step
+
+
+def class_accuracy(config, state, clf: Classifier, per_class: int = 200) -> list[float]:
+    """For each class K, the share of ``per_class`` samples drawn with label K that ``clf`` calls K."""
+    return [float(np.mean(clf.predict(sampling.generate(config, state, per_class, seed=k, labels=k))[0] == k))
+            for k in range(config.num_classes)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--configs", nargs="+", default=["sngan_fashion", "dcgan_fashion", "wgan_gp_fashion"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--eval-at", type=int, nargs="+", default=[2000, 5000])
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--num", type=int, default=5000, help="samples per evaluation (default: %(default)s)")
+    ap.add_argument("--dataset", default="", help="dataset spec for every run ('' = each config's own)")
+    ap.add_argument("--extractor", required=True, help="classifier directory (the metric)")
+    ap.add_argument("--judge", required=True, help="classifier directory (the judge)")
+    ap.add_argument("--out", required=True, help="JSON-lines file the results are appended to")
+    args = ap.parse_args(argv)
+    eval_at = sorted(set(args.eval_at))
+    if eval_at[0] <= 0:
+        ap.error("--eval-at: expected positive step counts")
+    extractors = {"extractor": load_extractor(f"classifier:{args.extractor}"),
+                  "judge": load_extractor(f"classifier:{args.judge}")}
+    judge_clf = Classifier.load(args.judge)
+    cache = tempfile.mkdtemp(prefix="gan_jax_long_")
+    print(f"backend {jax.default_backend()}, devices {jax.devices()}", flush=True)
+    references = {}
+    for seed in args.seeds:
+        for name in args.configs:
+            overrides = [f"seed={seed}", f"steps={eval_at[-1]}", f"batch_size={args.batch_size}"]
+            overrides += [f"dataset={args.dataset}"] if args.dataset else []
+            config = configs.validate(configs.override(configs.get(name), overrides))
+            source = data.load_source(config.dataset, resolution=config.resolution, channels=config.channels)
+            step_fn = jax.jit(make_train_step(config), donate_argnums=0)
+            state = init_state(config)
+            t0, trained = time.perf_counter(), 0.0
+            with Batches(source, config.batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
+                for t in range(1, eval_at[-1] + 1):
+                    state, _ = step_fn(state, next(batches))
+                    if t not in eval_at:
+                        continue
+                    jax.block_until_ready(state)
+                    trained += time.perf_counter() - t0
+                    row = {"config": name, "seed": seed, "step": t, "batch_size": config.batch_size,
+                           "train_seconds": round(trained, 1), "backend": jax.default_backend()}
+                    for role, ext in extractors.items():
+                        key = (config.dataset, role)
+                        if key not in references:
+                            references[key] = real_reference(config, ext, cache_dir=cache)
+                        row[role] = evaluate(config, state, ext, num=args.num, reference=references[key])
+                    if config.num_classes:
+                        row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf)
+                    print(f"{name} seed {seed} step {t}: FD {row['extractor']['fd']:.1f}, judge FD "
+                          f"{row['judge']['fd']:.1f}"
+                          + (f", judge class accuracy {np.mean(row['judge_class_accuracy']):.1%}"
+                             if config.num_classes else "") + f" ({trained:.0f} s training)", flush=True)
+                    with open(args.out, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+                    t0 = time.perf_counter()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
