@@ -45,6 +45,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", nargs="+", default=["sngan_fashion", "dcgan_fashion", "wgan_gp_fashion"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--setting", action="append", default=[],
+                    help="comma-separated key=value overrides of every config ('' = none); repeatable")
     ap.add_argument("--eval-at", type=int, nargs="+", default=[2000, 5000])
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--num", type=int, default=5000, help="samples per evaluation (default: %(default)s)")
@@ -62,38 +64,39 @@ def main(argv=None) -> int:
     cache = tempfile.mkdtemp(prefix="gan_jax_long_")
     print(f"backend {jax.default_backend()}, devices {jax.devices()}", flush=True)
     references = {}
-    for seed in args.seeds:
-        for name in args.configs:
-            overrides = [f"seed={seed}", f"steps={eval_at[-1]}", f"batch_size={args.batch_size}"]
-            overrides += [f"dataset={args.dataset}"] if args.dataset else []
-            config = configs.validate(configs.override(configs.get(name), overrides))
-            source = data.load_source(config.dataset, resolution=config.resolution, channels=config.channels)
-            step_fn = jax.jit(make_train_step(config), donate_argnums=0)
-            state = init_state(config)
-            t0, trained = time.perf_counter(), 0.0
-            with Batches(source, config.batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
-                for t in range(1, eval_at[-1] + 1):
-                    state, _ = step_fn(state, next(batches))
-                    if t not in eval_at:
-                        continue
-                    jax.block_until_ready(state)
-                    trained += time.perf_counter() - t0
-                    row = {"config": name, "seed": seed, "step": t, "batch_size": config.batch_size,
-                           "train_seconds": round(trained, 1), "backend": jax.default_backend()}
-                    for role, ext in extractors.items():
-                        key = (config.dataset, role)
-                        if key not in references:
-                            references[key] = real_reference(config, ext, cache_dir=cache)
-                        row[role] = evaluate(config, state, ext, num=args.num, reference=references[key])
-                    if config.num_classes:
-                        row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf)
-                    print(f"{name} seed {seed} step {t}: FD {row['extractor']['fd']:.1f}, judge FD "
-                          f"{row['judge']['fd']:.1f}"
-                          + (f", judge class accuracy {np.mean(row['judge_class_accuracy']):.1%}"
-                             if config.num_classes else "") + f" ({trained:.0f} s training)", flush=True)
-                    with open(args.out, "a") as f:
-                        f.write(json.dumps(row) + "\n")
-                    t0 = time.perf_counter()
+    runs = [(seed, name, setting) for seed in args.seeds for name in args.configs for setting in args.setting or [""]]
+    for seed, name, setting in runs:
+        overrides = [kv for kv in setting.split(",") if kv]
+        overrides += [f"seed={seed}", f"steps={eval_at[-1]}", f"batch_size={args.batch_size}"]
+        overrides += [f"dataset={args.dataset}"] if args.dataset else []
+        config = configs.validate(configs.override(configs.get(name), overrides))
+        source = data.load_source(config.dataset, resolution=config.resolution, channels=config.channels)
+        step_fn = jax.jit(make_train_step(config), donate_argnums=0)
+        state = init_state(config)
+        t0, trained = time.perf_counter(), 0.0
+        with Batches(source, config.batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
+            for t in range(1, eval_at[-1] + 1):
+                state, _ = step_fn(state, next(batches))
+                if t not in eval_at:
+                    continue
+                jax.block_until_ready(state)
+                trained += time.perf_counter() - t0
+                row = {"config": name, "setting": setting, "seed": seed, "step": t, "batch_size": config.batch_size,
+                       "train_seconds": round(trained, 1), "backend": jax.default_backend()}
+                for role, ext in extractors.items():
+                    key = (config.dataset, role)
+                    if key not in references:
+                        references[key] = real_reference(config, ext, cache_dir=cache)
+                    row[role] = evaluate(config, state, ext, num=args.num, reference=references[key])
+                if config.num_classes:
+                    row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf)
+                print(f"{name} {setting} seed {seed} step {t}: FD {row['extractor']['fd']:.1f}, judge FD "
+                      f"{row['judge']['fd']:.1f}"
+                      + (f", judge class accuracy {np.mean(row['judge_class_accuracy']):.1%}"
+                         if config.num_classes else "") + f" ({trained:.0f} s training)", flush=True)
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                t0 = time.perf_counter()
     return 0
 
 
