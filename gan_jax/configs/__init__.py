@@ -9,8 +9,10 @@ from gan_jax.configs.base import Config, from_dict, override
 from gan_jax.errors import UserError
 
 DEFAULT = "dcgan_mnist"
-MODELS = ("dcgan", "sngan_cnn", "resnet", "unet", "srgan")
-"""Every ``model`` that :func:`gan_jax.models.build` knows."""
+_TASK_MODELS = {"generate": ("dcgan", "sngan_cnn", "resnet"), "pix2pix": ("unet",), "inpaint": ("unet",),
+                "srgan": ("srgan",), "cyclegan": ("unet",)}
+MODELS = tuple(dict.fromkeys(m for models in _TASK_MODELS.values() for m in models))
+"""Every ``model`` that :func:`gan_jax.models.build` knows (those of every task)."""
 
 
 def names() -> list[str]:
@@ -34,11 +36,9 @@ _CHOICES = {
     "nonfinite": ("stop", "skip"),
     "parallel": ("auto", "none", "jit", "pmap", "sharding", "shard_map"),
     "compute_dtype": ("float32", "bfloat16"),
-    "task": ("generate", "pix2pix", "inpaint", "srgan", "cyclegan"),
+    "task": tuple(_TASK_MODELS),
     "conditioning": ("projection", "acgan"),
 }
-_TASK_MODELS = {"generate": ("dcgan", "sngan_cnn", "resnet"), "pix2pix": ("unet",), "inpaint": ("unet",),
-                "srgan": ("srgan",), "cyclegan": ("unet",)}
 _DEGRADE = {"pix2pix": ("noise", "grey", "edges"), "inpaint": ("mask_center", "mask_box")}
 _POSITIVE = ("batch_size", "z_dim", "g_width", "d_width", "n_critic", "log_every",
              "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size", "steps_per_call",
