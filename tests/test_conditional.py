@@ -70,6 +70,26 @@ def test_sampling_by_class(cond_config, tiny_config):
         sampling.class_labels(tiny_config, 3, 1)
 
 
+def test_class_accuracy_scores_each_class_on_its_own_samples(cond_config, tiny_config):
+    """class_accuracy shows the classifier, for each K, the samples drawn with label K and
+    latent seed K, and returns the share it assigns to K."""
+    from gan_jax.metrics import class_accuracy
+
+    state = init_state(cond_config)
+    drawn = {k: sampling.generate(cond_config, state, 4, seed=k, labels=k) for k in range(10)}
+
+    class Stub:  # right on 4 - k % 4 of the 4 samples of class k
+        def predict(self, images):
+            k = next(k for k, x in drawn.items() if np.array_equal(x, images))
+            guess = np.full(len(images), k)
+            guess[:k % 4] = (k + 1) % 10
+            return guess, np.ones(len(images))
+
+    assert class_accuracy(cond_config, state, Stub(), per_class=4) == [(4 - k % 4) / 4 for k in range(10)]
+    with pytest.raises(UserError, match="class-conditional"):
+        class_accuracy(tiny_config, state, Stub())
+
+
 def test_conditional_configs():
     for name in ("dcgan_cond_mnist", "sngan_cond_fashion"):
         assert configs.validate(configs.get(name)).num_classes == 10

@@ -11,9 +11,10 @@ import os
 
 import numpy as np
 
-from gan_jax import sampling, workdir as wd
+from gan_jax import workdir as wd
 from gan_jax.checkpoint import restore_run
 from gan_jax.metrics.classifier import load_or_train
+from gan_jax.metrics.evaluation import class_accuracy
 
 
 def main():
@@ -27,11 +28,9 @@ def main():
     state, _ = restore_run(os.path.abspath(args.workdir), config)
     print(f"classifier: {clf.info['name']}, held-out accuracy {clf.info['holdout_accuracy']:.3f}; "
           f"run {args.workdir} at step {int(state.step)}")
-    hits = []
-    for k in range(config.num_classes):
-        pred, _ = clf.predict(sampling.generate(config, state, args.per_class, seed=k, labels=k))
-        hits.append(np.mean(pred == k))
-        print(f"class {k}: {hits[-1]:.1%} recognised as {k}")
+    hits = class_accuracy(config, state, clf, args.per_class)
+    for k, hit in enumerate(hits):
+        print(f"class {k}: {hit:.1%} recognised as {k}")
     print(f"overall: {np.mean(hits):.1%}, worst class: {min(hits):.1%}")
 
 

@@ -26,6 +26,7 @@ from gan_jax import configs, sampling
 from gan_jax.data.batches import Batches
 from gan_jax.data.source import ImageSource
 from gan_jax.metrics.classifier import Classifier
+from gan_jax.metrics.evaluation import class_accuracy
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 
@@ -75,10 +76,8 @@ def main() -> int:
                             conf, low, shares = judge(clf, sampling.generate(config, state, 1000, use_ema=ema))
                             row[name] = {"confident": conf, "min_share": low, "shares": shares}
                             if config.num_classes:  # share of class-K samples recognised as K
-                                hits = [np.mean(clf.predict(sampling.generate(config, state, 100, seed=k,
-                                                                              use_ema=ema, labels=k))[0] == k)
-                                        for k in range(config.num_classes)]
-                                row[name]["class_accuracy"] = float(np.mean(hits))
+                                row[name]["class_accuracy"] = float(np.mean(class_accuracy(config, state, clf,
+                                                                                           use_ema=ema)))
                         line = " ".join(f"{k}: {row[k]['confident']:.1%} conf, min {row[k]['min_share']:.1%}"
                                         + (f", class acc {row[k]['class_accuracy']:.1%}"
                                            if "class_accuracy" in row[k] else "")

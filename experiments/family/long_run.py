@@ -26,19 +26,13 @@ import time
 import jax
 import numpy as np
 
-from gan_jax import configs, data, sampling
+from gan_jax import configs, data
 from gan_jax.data.batches import Batches
 from gan_jax.metrics.classifier import Classifier
-from gan_jax.metrics.evaluation import evaluate, real_reference
+from gan_jax.metrics.evaluation import class_accuracy, evaluate, real_reference
 from gan_jax.metrics.extractors import load_extractor
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
-
-
-def class_accuracy(config, state, clf: Classifier, per_class: int = 200) -> list[float]:
-    """For each class K, the share of ``per_class`` samples drawn with label K that ``clf`` calls K."""
-    return [float(np.mean(clf.predict(sampling.generate(config, state, per_class, seed=k, labels=k))[0] == k))
-            for k in range(config.num_classes)]
 
 
 def main(argv=None) -> int:
@@ -89,7 +83,7 @@ def main(argv=None) -> int:
                         references[key] = real_reference(config, ext, cache_dir=cache)
                     row[role] = evaluate(config, state, ext, num=args.num, reference=references[key])
                 if config.num_classes:
-                    row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf)
+                    row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf, per_class=200)
                 print(f"{name} {setting} seed {seed} step {t}: FD {row['extractor']['fd']:.1f}, judge FD "
                       f"{row['judge']['fd']:.1f}"
                       + (f", judge class accuracy {np.mean(row['judge_class_accuracy']):.1%}"

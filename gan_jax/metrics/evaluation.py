@@ -119,6 +119,17 @@ def evaluate(config, state, extractor: Extractor, *, num: int = 10_000, seed: in
             "precision": float(precision), "recall": float(recall)}
 
 
+def class_accuracy(config, state, classifier, per_class: int = 100, use_ema: bool = True) -> list[float]:
+    """For each class K of a class-conditional run, the share of ``per_class`` samples drawn
+    with label K (latent seed K, as ``gan-jax sample --class K --seed K``) that ``classifier``
+    (anything with ``predict(images) -> (classes [N], confidences [N])``) assigns to K."""
+    if not config.num_classes:
+        raise UserError("class accuracy needs a class-conditional run (num_classes > 0)")
+    return [float(np.mean(classifier.predict(sampling.generate(config, state, per_class, seed=k, use_ema=use_ema,
+                                                               labels=k))[0] == k))
+            for k in range(config.num_classes)]
+
+
 def format_table(result: dict) -> str:
     """A small markdown table of ``evaluate``'s result, each metric labelled with the extractor."""
     name = result["extractor"]
