@@ -1,6 +1,8 @@
 """The train step: a pure function ``(state, batch) -> (state, metrics)``.
 
-One call does ``n_critic`` discriminator updates and one generator update.
+One call does ``n_critic`` discriminator updates and one generator update; the
+updates share the batch's real images, or with ``fresh_reals`` each reads its own
+chunk of an ``n_critic`` times larger batch.
 It reads nothing but its arguments; randomness comes from ``state.key``.
 Under data parallelism (``axis_name`` set, inside ``pmap``/``shard_map``) the
 gradients, losses and BatchNorm statistics are averaged over that axis and
@@ -20,7 +22,8 @@ from gan_jax import losses, models, penalties
 from gan_jax.data.augment import diff_augment
 from gan_jax.state import GANState, make_optimizers
 
-Batch = dict  # {"image": float32 [B, H, W, C] in [-1, 1], "label": int32 [B] for conditional models}
+Batch = dict  # {"image": float32 [B, H, W, C] in [-1, 1], "label": int32 [B] for conditional models};
+# with fresh_reals, B = n_critic * b rows: row j * n_critic + i is image j of critic update i's batch
 _AUGMENT_STREAM, _LABEL_STREAM = 1, 2  # fold_in tags: extra key streams leave the latent stream alone
 Metrics = dict  # name -> float32 []
 
@@ -155,9 +158,24 @@ def make_train_step(config, axis_name: str | None = None,
         return (optax.apply_updates(d_params, updates), d_stats, d_opt, value, grads, real_logits,
                 fake_logits, pen_values)
 
+    real_chunks = n_critic if config.fresh_reals else 1
+
+    def reals_for(batch: Batch, i: int):
+        """Critic update i's real images [b, ...] and labels [b] (or None).
+
+        Interleaved rows (``[b, n_critic]`` after a reshape) keep each chunk spread evenly
+        over a batch axis sharded across devices: no data moves to take one."""
+        def chunk(x):
+            if x is None or real_chunks == 1:
+                return x
+            return x.reshape((x.shape[0] // real_chunks, real_chunks) + x.shape[1:])[:, i]
+        return chunk(batch["image"]), chunk(batch.get("label"))
+
     def step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
-        real = batch["image"]
-        b = real.shape[0]
+        if batch["image"].shape[0] % real_chunks:
+            raise ValueError(f"fresh_reals with n_critic={n_critic}: the batch's {batch['image'].shape[0]} "
+                             f"rows are not a multiple of {n_critic}")
+        b = batch["image"].shape[0] // real_chunks
         key, step_key = jax.random.split(state.key)
         z_keys = jax.random.split(step_key, n_critic)
         # Augmentation and penalty randomness: own streams, different on every device.
@@ -165,7 +183,7 @@ def make_train_step(config, axis_name: str | None = None,
         if axis_name is not None:
             aux_key = jax.random.fold_in(aux_key, lax.axis_index(axis_name))
         d_keys = jax.random.split(aux_key, n_critic + 1)
-        y_real, y_keys = batch.get("label"), None
+        y_keys = None
         if config.num_classes:
             y_keys = jax.random.split(jax.random.fold_in(step_key, _LABEL_STREAM), n_critic)
 
@@ -176,6 +194,7 @@ def make_train_step(config, axis_name: str | None = None,
 
         # Critic iterations before the last: fresh latents, generator statistics discarded.
         for i in range(n_critic - 1):
+            real, y_real = reals_for(batch, i)
             z, y_fake = layout(latents(z_keys[i], b, config.z_dim, axis_name)), labels_for(i)
             fake, _ = generate(state.g_params, state.g_stats, z, y_fake)
             d_params, d_stats, d_opt, d_loss, d_grads, _, _, _ = d_update(
@@ -183,6 +202,7 @@ def make_train_step(config, axis_name: str | None = None,
             ok_d &= jnp.isfinite(d_loss) & _finite(d_grads)
 
         # Last critic iteration and the generator update share one generator forward pass.
+        real, y_real = reals_for(batch, n_critic - 1)
         z, y_fake = layout(latents(z_keys[-1], b, config.z_dim, axis_name)), labels_for(n_critic - 1)
         fake, g_pullback, g_stats = jax.vjp(
             lambda p: generate(p, state.g_stats, z, y_fake), state.g_params, has_aux=True)

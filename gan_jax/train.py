@@ -148,8 +148,9 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     if config.num_classes and (source.labels is None or source.num_classes > config.num_classes):
         raise UserError(f"num_classes={config.num_classes}: dataset {config.dataset!r} has "
                         f"{'no labels' if source.labels is None else f'{source.num_classes} classes'}")
-    if config.batch_size > len(source):
-        raise UserError(f"batch_size={config.batch_size}: larger than the dataset "
+    if config.real_batch_size > len(source):
+        fresh = f" (x n_critic={config.n_critic}: fresh_reals)" if config.real_batch_size > config.batch_size else ""
+        raise UserError(f"batch_size={config.batch_size}{fresh}: larger than the dataset "
                         f"{config.dataset!r} ({len(source)} images)")
     extractor = None
     if config.eval_every:
@@ -230,7 +231,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
         if bar is not None:
             stack.callback(bar.close)
         # Each member reads its own data order; each process only its rows of every global batch.
-        feeds = [stack.enter_context(data.Batches(source, config.batch_size, m.seed, start,
+        feeds = [stack.enter_context(data.Batches(source, config.real_batch_size, m.seed, start,
                                                   shard_index=jax.process_index(),
                                                   shard_count=jax.process_count(),
                                                   with_labels=config.num_classes > 0)) for m in members]

@@ -46,6 +46,30 @@ def test_augmentation_changes_what_d_sees_and_is_deterministic(tiny_config):
     assert float(a["d_loss"]) != plain["d_loss"]
 
 
+def test_fresh_reals_feed_each_critic_update_its_own_chunk(tiny_config):
+    shared = dataclasses.replace(tiny_config, n_critic=2)
+    fresh = dataclasses.replace(shared, fresh_reals=True)
+    assert (shared.real_batch_size, fresh.real_batch_size) == (8, 16)
+    x, y = _batch(shared, seed=1)["image"], _batch(shared, seed=2)["image"]
+    interleave = lambda a, b: np.stack([a, b], axis=1).reshape((-1,) + a.shape[1:])  # noqa: E731 - rows a0 b0 a1 b1 ...
+    state = init_state(shared)
+    run = lambda config, images: jax.jit(make_train_step(config))(state, {"image": images})  # noqa: E731
+    ref_state, ref = run(shared, x)
+    # The same chunk twice is the shared batch: the same update, to the bit.
+    dup_state, dup = run(fresh, interleave(x, x))
+    assert float(dup["d_loss"]) == float(ref["d_loss"])
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(dup_state.d_params),
+                                                    jax.tree.leaves(ref_state.d_params)))
+    # Update 0 reads chunk 0 and update 1 (whose losses the metrics report) chunk 1.
+    _, xy = run(fresh, interleave(x, y))
+    _, yy = run(fresh, interleave(y, y))
+    _, yx = run(fresh, interleave(y, x))
+    assert float(xy["d_real"]) != float(yy["d_real"])  # chunk 0 moved D before update 1
+    assert float(yx["d_real"]) != float(xy["d_real"])
+    with pytest.raises(ValueError, match="not a multiple of 2"):
+        run(fresh, x[:7])
+
+
 def test_gradient_penalty_enters_the_d_update(tiny_config):
     base = dataclasses.replace(tiny_config, loss="wasserstein", d_norm="none")
     s0, m0 = _run(base)

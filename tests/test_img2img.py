@@ -203,7 +203,7 @@ def test_img2img_configs_validate():
         configs.validate(configs.get(name))
     bad = [(PIX2PIX, ["degrade=blur"], "degrade"), (PIX2PIX, ["model=dcgan"], "model"),
            (PIX2PIX, ["scale=3"], "scale"), (CYCLE, ["dataset_b="], "dataset_b"),
-           (PIX2PIX, ["l1_weight=-1"], "l1_weight"), (PIX2PIX, ["n_critic=2"], "task=pix2pix"),
+           (PIX2PIX, ["l1_weight=-1"], "l1_weight"), (PIX2PIX, ["n_critic=2"], "task=pix2pix"), (PIX2PIX, ["fresh_reals=true"], "fresh_reals"),
            (Config(), ["d_norm=instance"], "instance"), (Config(), ["degrade=noise"], "degrade")]
     for config, sets, culprit in bad:
         with pytest.raises(UserError, match=culprit):

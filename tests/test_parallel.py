@@ -26,7 +26,7 @@ STEPS = 3
 
 def _batches(config, n=STEPS, seed=0):
     rng = np.random.default_rng(seed)
-    shape = (config.batch_size, config.resolution, config.resolution, config.channels)
+    shape = (config.real_batch_size, config.resolution, config.resolution, config.channels)
     return [{"image": rng.uniform(-1, 1, shape).astype(np.float32)} for _ in range(n)]
 
 
@@ -58,6 +58,19 @@ def test_every_path_over_4_devices_equals_one_device_after_3_steps(config, mode)
         state, metrics = runner.step(state, runner.put_batch(batch))
     _assert_same_state(runner.get_state(state), _single_device(config, batches))
     assert np.ndim(runner.get_metrics(metrics)["d_loss"]) == 0
+
+
+@pytest.mark.parametrize("mode", ["pmap", "sharding"])
+def test_fresh_real_batches_per_critic_update_over_4_devices_equal_one_device(config, mode):
+    # [n_critic * B] rows per step; each device takes its rows of every critic update's batch.
+    config = dataclasses.replace(config, n_critic=2, fresh_reals=True)
+    batches = _batches(config, n=2)
+    assert batches[0]["image"].shape[0] == 32
+    runner = make_parallel_step(config, mode)
+    state = runner.put_state(init_state(config))
+    for batch in batches:
+        state, _ = runner.step(state, runner.put_batch(batch))
+    _assert_same_state(runner.get_state(state), _single_device(config, batches))
 
 
 @pytest.mark.parametrize("mode", ["jit", "sharding"])

@@ -68,7 +68,7 @@ def main(argv=None) -> int:
         step_fn = jax.jit(make_train_step(config), donate_argnums=0)
         state = init_state(config)
         t0, trained = time.perf_counter(), 0.0
-        with Batches(source, config.batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
+        with Batches(source, config.real_batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
             for t in range(1, eval_at[-1] + 1):
                 state, _ = step_fn(state, next(batches))
                 if t not in eval_at:

@@ -165,9 +165,9 @@ def _validate_task(config: Config) -> None:
     if task == "cyclegan" and not config.dataset_b:
         raise UserError("dataset_b='': task=cyclegan needs the spec of domain B, e.g. "
                         "dataset_b=tfds:cycle_gan/horse2zebra:trainB")
-    if task != "generate" and (config.num_classes or config.n_critic != 1 or config.gp_weight
-                               or config.r1_gamma or config.augment):
-        raise UserError(f"task={task}: num_classes, n_critic > 1, gp_weight, r1_gamma and augment "
+    if task != "generate" and (config.num_classes or config.n_critic != 1 or config.fresh_reals
+                               or config.gp_weight or config.r1_gamma or config.augment):
+        raise UserError(f"task={task}: num_classes, n_critic > 1, fresh_reals, gp_weight, r1_gamma and augment "
                         "are for task=generate only")
     if config.d_norm == "instance" and config.model != "unet":
         raise UserError(f"d_norm='instance': only for the PatchGAN D of model=unet (model={config.model!r})")

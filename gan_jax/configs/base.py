@@ -65,6 +65,11 @@ class Config:
     """DiffAugment policy for every D input, real and fake, e.g. ``translation,cutout``
     or ``color,translation,cutout`` ('' = none)."""
     n_critic: int = 1
+    """Discriminator updates per step (one generator update)."""
+    fresh_reals: bool = False
+    """With ``n_critic`` > 1: each D update of a step reads its own real batch, as in
+    WGAN-GP's Algorithm 1 (the loader draws ``n_critic * batch_size`` real images per step;
+    :attr:`real_batch_size`). False: the ``n_critic`` updates share one real batch."""
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     beta1: float = 0.5
@@ -148,6 +153,11 @@ class Config:
     """CycleGAN: weight of the identity L1 losses, as a fraction of ``cycle_weight`` (0: off)."""
     pool_size: int = 50
     """CycleGAN: size of each history pool of generated images shown to D (0: no pool)."""
+
+    @property
+    def real_batch_size(self) -> int:
+        """Real images one train step reads: ``batch_size``, times ``n_critic`` with ``fresh_reals``."""
+        return self.batch_size * (self.n_critic if self.fresh_reals else 1)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
