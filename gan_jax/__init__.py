@@ -33,6 +33,7 @@ _EXPORTS = {
     "make_sample_fn": "gan_jax.step",
     "make_train_step": "gan_jax.step",
     "train": "gan_jax.train",
+    "train_in_memory": "gan_jax.train",
 }
 _SUBMODULES = ("configs", "data", "edit", "losses", "metrics", "models", "penalties")
 

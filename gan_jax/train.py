@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from typing import Iterator
 
 import jax
 import numpy as np
@@ -21,7 +22,8 @@ from gan_jax.checkpoint import Checkpoints, signature
 from gan_jax.errors import UserError
 from gan_jax.logger import MetricsLog
 from gan_jax.parallel import make_parallel_step, member_state, stack_trees
-from gan_jax.state import NONFINITE_BITS, abstract_state, init_state
+from gan_jax.state import NONFINITE_BITS, GANState, abstract_state, init_state
+from gan_jax.step import make_train_step
 
 
 class TrainingDiverged(RuntimeError):
@@ -121,6 +123,35 @@ def _member_means(host_metrics: list[dict], member: int | None) -> dict:
 
 def _print(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def train_in_memory(config, source, stop_at) -> Iterator[tuple[int, GANState, float]]:
+    """Train ``config`` on ``source`` in this process, without a run directory.
+
+    One device, the jitted step with the state donated, the data order of ``train`` (the
+    loader of :class:`data.Batches` seeded by ``config.seed``). Yields ``(step, state,
+    seconds)`` after each step in ``stop_at`` (ascending positive ints), ``seconds`` the
+    training time so far (what the caller does between yields is not counted). The state is
+    valid until the generator resumes: the next step takes over its buffers. For experiments
+    that evaluate many short runs (``experiments/family/long_run.py``); ``train`` is the
+    checkpointed, logged, multi-device loop.
+    """
+    stop_at = sorted(set(int(t) for t in stop_at))
+    if not stop_at or stop_at[0] < 1:
+        raise ValueError(f"stop_at={stop_at}: expected positive step counts")
+    stops = set(stop_at)
+    step_fn = jax.jit(make_train_step(config), donate_argnums=0)
+    state, seconds = init_state(config), 0.0
+    with data.Batches(source, config.real_batch_size, seed=config.seed,
+                      with_labels=config.num_classes > 0) as batches:
+        t0 = time.perf_counter()
+        for t in range(1, stop_at[-1] + 1):
+            state, _ = step_fn(state, next(batches))
+            if t in stops:
+                jax.block_until_ready(state)
+                seconds += time.perf_counter() - t0
+                yield t, state, seconds
+                t0 = time.perf_counter()
 
 
 def train(config, workdir: str, *, progress: bool = True) -> TrainResult:

@@ -10,3 +10,4 @@ def test_readme_python_example_runs():
     exec(compile(code, "README.md", "exec"), namespace)
     assert namespace["images"].shape == (16, 28, 28, 1)
     assert int(namespace["state"].step) == 1
+    assert namespace["step"] == 10 and int(namespace["trained"].step) == 10

@@ -14,7 +14,8 @@ import pytest
 from gan_jax import logger
 from gan_jax.checkpoint import Checkpoints, signature
 from gan_jax.state import abstract_state
-from gan_jax.train import TrainingDiverged, train
+from gan_jax import data
+from gan_jax.train import TrainingDiverged, train, train_in_memory
 
 
 def _restore(config, workdir, step="latest"):
@@ -51,6 +52,26 @@ def test_exact_resume_bit_for_bit(tiny_config, tmp_path):
     assert int(a.step) == int(b.step) == 6
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_train_in_memory_is_the_train_loop_without_a_run_directory(tiny_config, tmp_path):
+    # Two critic updates on fresh real batches: both loops must read 2 x batch_size images a step.
+    config = dataclasses.replace(tiny_config, parallel="jit", n_critic=2, fresh_reals=True)
+    train(config, str(tmp_path / "run"), progress=False)
+    source = data.source_for(config)
+    stops = []
+    for step, state, seconds in train_in_memory(config, source, [4, 2]):
+        stops.append(step)
+        assert seconds > 0 and int(state.step) == step
+        if step == 2:
+            expected = _restore(config, str(tmp_path / "run"), 2)
+        else:
+            expected = _restore(config, str(tmp_path / "run"))
+        for x, y in zip(jax.tree.leaves(state), jax.tree.leaves(expected)):
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    assert stops == [2, 4]
+    with pytest.raises(ValueError, match="positive"):
+        next(train_in_memory(config, source, [0, 3]))
 
 
 def test_nonfinite_stops_with_message(tiny_config, tmp_path):

@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 import jax
 import numpy as np
 
 from gan_jax import configs, sampling
-from gan_jax.data.batches import Batches
 from gan_jax.data.source import ImageSource
 from gan_jax.metrics.classifier import Classifier
 from gan_jax.metrics.evaluation import class_accuracy
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.train import train_in_memory
 
 
 def judge(clf: Classifier, images: np.ndarray) -> tuple[float, float, list[float]]:
@@ -61,30 +58,23 @@ def main() -> int:
         for seed in (int(s) for s in args.seeds.split(",")):
             config = configs.validate(configs.override(configs.get(args.config),
                                                        overrides + [f"seed={seed}", f"steps={eval_at[-1]}"]))
-            step_fn = jax.jit(make_train_step(config), donate_argnums=0)
-            state = init_state(config)
-            t0 = time.time()
-            with Batches(source, config.real_batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
-                for t in range(1, eval_at[-1] + 1):
-                    state, _ = step_fn(state, next(batches))
-                    if t in eval_at:
-                        row = {"setting": setting or "default", "seed": seed, "step": t,
-                               "seconds": round(time.time() - t0, 1)}
-                        for name, ema in (("ema", True), ("raw", False)):
-                            if ema and state.ema is None:
-                                continue
-                            conf, low, shares = judge(clf, sampling.generate(config, state, 1000, use_ema=ema))
-                            row[name] = {"confident": conf, "min_share": low, "shares": shares}
-                            if config.num_classes:  # share of class-K samples recognised as K
-                                row[name]["class_accuracy"] = float(np.mean(class_accuracy(config, state, clf,
-                                                                                           use_ema=ema)))
-                        line = " ".join(f"{k}: {row[k]['confident']:.1%} conf, min {row[k]['min_share']:.1%}"
-                                        + (f", class acc {row[k]['class_accuracy']:.1%}"
-                                           if "class_accuracy" in row[k] else "")
-                                        for k in ("ema", "raw") if k in row)
-                        print(f"{row['setting']:<28} seed {seed} step {t:5d} ({row['seconds']:6.1f}s)  {line}",
-                              flush=True)
-                        print("JSON " + json.dumps(row), flush=True)
+            for t, state, seconds in train_in_memory(config, source, eval_at):
+                row = {"setting": setting or "default", "seed": seed, "step": t, "seconds": round(seconds, 1)}
+                for name, ema in (("ema", True), ("raw", False)):
+                    if ema and state.ema is None:
+                        continue
+                    conf, low, shares = judge(clf, sampling.generate(config, state, 1000, use_ema=ema))
+                    row[name] = {"confident": conf, "min_share": low, "shares": shares}
+                    if config.num_classes:  # share of class-K samples recognised as K
+                        row[name]["class_accuracy"] = float(np.mean(class_accuracy(config, state, clf,
+                                                                                   use_ema=ema)))
+                line = " ".join(f"{k}: {row[k]['confident']:.1%} conf, min {row[k]['min_share']:.1%}"
+                                + (f", class acc {row[k]['class_accuracy']:.1%}"
+                                   if "class_accuracy" in row[k] else "")
+                                for k in ("ema", "raw") if k in row)
+                print(f"{row['setting']:<28} seed {seed} step {t:5d} ({row['seconds']:6.1f}s)  {line}",
+                      flush=True)
+                print("JSON " + json.dumps(row), flush=True)
     return 0
 
 

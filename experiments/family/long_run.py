@@ -21,18 +21,15 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 
 import jax
 import numpy as np
 
 from gan_jax import configs, data
-from gan_jax.data.batches import Batches
 from gan_jax.metrics.classifier import Classifier
 from gan_jax.metrics.evaluation import class_accuracy, evaluate, real_reference
 from gan_jax.metrics.extractors import load_extractor
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.train import train_in_memory
 
 
 def main(argv=None) -> int:
@@ -65,32 +62,22 @@ def main(argv=None) -> int:
         overrides += [f"dataset={args.dataset}"] if args.dataset else []
         config = configs.validate(configs.override(configs.get(name), overrides))
         source = data.load_source(config.dataset, resolution=config.resolution, channels=config.channels)
-        step_fn = jax.jit(make_train_step(config), donate_argnums=0)
-        state = init_state(config)
-        t0, trained = time.perf_counter(), 0.0
-        with Batches(source, config.real_batch_size, seed=config.seed, with_labels=config.num_classes > 0) as batches:
-            for t in range(1, eval_at[-1] + 1):
-                state, _ = step_fn(state, next(batches))
-                if t not in eval_at:
-                    continue
-                jax.block_until_ready(state)
-                trained += time.perf_counter() - t0
-                row = {"config": name, "setting": setting, "seed": seed, "step": t, "batch_size": config.batch_size,
-                       "train_seconds": round(trained, 1), "backend": jax.default_backend()}
-                for role, ext in extractors.items():
-                    key = (config.dataset, role)
-                    if key not in references:
-                        references[key] = real_reference(config, ext, cache_dir=cache)
-                    row[role] = evaluate(config, state, ext, num=args.num, reference=references[key])
-                if config.num_classes:
-                    row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf, per_class=200)
-                print(f"{name} {setting} seed {seed} step {t}: FD {row['extractor']['fd']:.1f}, judge FD "
-                      f"{row['judge']['fd']:.1f}"
-                      + (f", judge class accuracy {np.mean(row['judge_class_accuracy']):.1%}"
-                         if config.num_classes else "") + f" ({trained:.0f} s training)", flush=True)
-                with open(args.out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
-                t0 = time.perf_counter()
+        for t, state, trained in train_in_memory(config, source, eval_at):
+            row = {"config": name, "setting": setting, "seed": seed, "step": t, "batch_size": config.batch_size,
+                   "train_seconds": round(trained, 1), "backend": jax.default_backend()}
+            for role, ext in extractors.items():
+                key = (config.dataset, role)
+                if key not in references:
+                    references[key] = real_reference(config, ext, cache_dir=cache)
+                row[role] = evaluate(config, state, ext, num=args.num, reference=references[key])
+            if config.num_classes:
+                row["judge_class_accuracy"] = class_accuracy(config, state, judge_clf, per_class=200)
+            print(f"{name} {setting} seed {seed} step {t}: FD {row['extractor']['fd']:.1f}, judge FD "
+                  f"{row['judge']['fd']:.1f}"
+                  + (f", judge class accuracy {np.mean(row['judge_class_accuracy']):.1%}"
+                     if config.num_classes else "") + f" ({trained:.0f} s training)", flush=True)
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
     return 0
 
 
