@@ -163,20 +163,21 @@ class ParallelStep:
                             f"({self.num_devices}) for parallel={self.mode}")
 
 
-def _compute(config, mode: str) -> Callable:
-    """The uncompiled step for ``mode``: fused over ``steps_per_call``, vmapped over the population."""
+def _compute(config, mode: str, mesh: Mesh | None) -> Callable:
+    """The uncompiled step for ``mode``: fused over ``steps_per_call``, vmapped over the population;
+    ``mesh`` (``sharding`` and ``shard_map``) is the device mesh the step will run on."""
     if config.population > 1:
         if mode in ("pmap", "shard_map") or jax.process_count() > 1:
             raise UserError(f"population={config.population}: runs under parallel=jit or sharding in one "
                             f"process (members are spread over the devices); got parallel={mode}")
         members, rates = population_step(config)
         if mode == "sharding":  # each device runs its own members: no communication at all
-            members = jax.shard_map(members, mesh=_mesh(), in_specs=P(AXIS), out_specs=P(AXIS), check_vma=False)
+            members = jax.shard_map(members, mesh=mesh, in_specs=P(AXIS), out_specs=P(AXIS), check_vma=False)
         return lambda state, batch: members(state, batch, rates)
     axis_name = AXIS if mode in ("pmap", "shard_map") else None
     layout = None
     if mode == "sharding":  # what the step draws itself is split like the batch
-        layout = lambda x: lax.with_sharding_constraint(x, NamedSharding(_mesh(), P(AXIS)))  # noqa: E731
+        layout = lambda x: lax.with_sharding_constraint(x, NamedSharding(mesh, P(AXIS)))  # noqa: E731
     return fuse_steps(make_train_step(config, axis_name, layout), config.steps_per_call)
 
 
@@ -185,7 +186,8 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
     fused over ``config.steps_per_call`` steps and vmapped over ``config.population`` members."""
     mode = resolve_mode(mode or config.parallel)
     k, p = config.steps_per_call, config.population
-    step = _compute(config, mode)
+    mesh = _mesh() if mode in ("sharding", "shard_map") else None
+    step = _compute(config, mode, mesh)
     if mode == "jit":
         return ParallelStep(mode, 1, jax.jit(step, donate_argnums=0), put_state=jax.device_put,
                             put_batch=jax.device_put, get_state=lambda s: s, get_metrics=lambda m: m,
@@ -198,7 +200,6 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
                             get_state=unreplicate, get_metrics=unreplicate, steps_per_call=k,
                             one_call_in_flight=_one_call_in_flight())
 
-    mesh = _mesh()
     if p > 1:  # the leading member axis of state, batch and metrics is split
         state_spec, batch_spec, metric_spec = P(AXIS), P(AXIS), P(AXIS)
     else:  # the state is replicated, the batch axis split (after the [K] axis of fused steps)
