@@ -72,7 +72,7 @@ def _objective(config) -> str:
         parts.append(f"R1 {config.r1_gamma:g}")
     parts.append(f"D norm {config.d_norm}")
     if config.n_critic > 1:
-        parts.append(f"{config.n_critic} critic steps")
+        parts.append(f"{config.n_critic} critic steps" + (", each on fresh reals" if config.fresh_reals else ""))
     if config.num_classes:
         parts.append(f"{getattr(config, 'conditioning', 'projection')}, {config.num_classes} classes")
     parts.append(f"Adam {config.lr_g:g}/{config.lr_d:g} ({config.beta1:g}, {config.beta2:g})")
