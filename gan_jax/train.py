@@ -130,7 +130,7 @@ def train_in_memory(config, source, stop_at) -> Iterator[tuple[int, GANState, fl
 
     One device, the jitted step with the state donated, the data order of ``train`` (the
     loader of :class:`data.Batches` seeded by ``config.seed``). Yields ``(step, state,
-    seconds)`` after each step in ``stop_at`` (ascending positive ints), ``seconds`` the
+    seconds)`` after each step in ``stop_at`` (positive ints, in ascending order), ``seconds`` the
     training time so far (what the caller does between yields is not counted). The state is
     valid until the generator resumes: the next step takes over its buffers. For experiments
     that evaluate many short runs (``experiments/family/long_run.py``); ``train`` is the
