@@ -172,10 +172,14 @@ def make_train_step(config, axis_name: str | None = None,
         return chunk(batch["image"]), chunk(batch.get("label"))
 
     def step(state: GANState, batch: Batch) -> tuple[GANState, Metrics]:
-        if batch["image"].shape[0] % real_chunks:
-            raise ValueError(f"fresh_reals with n_critic={n_critic}: the batch's {batch['image'].shape[0]} "
-                             f"rows are not a multiple of {n_critic}")
-        b = batch["image"].shape[0] // real_chunks
+        rows = batch["image"].shape[0]
+        if real_chunks > 1:  # a batch_size-sized batch would silently shrink each critic update's batch
+            devices = 1 if axis_name is None else lax.axis_size(axis_name)
+            if rows * devices != config.real_batch_size:
+                raise ValueError(f"fresh_reals with n_critic={n_critic}: expected config.real_batch_size = "
+                                 f"{config.real_batch_size} real rows per step (n_critic x batch_size), "
+                                 f"got {rows * devices}")
+        b = rows // real_chunks
         key, step_key = jax.random.split(state.key)
         z_keys = jax.random.split(step_key, n_critic)
         # Augmentation and penalty randomness: own streams, different on every device.

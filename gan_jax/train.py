@@ -139,6 +139,14 @@ def train_in_memory(config, source, stop_at) -> Iterator[tuple[int, GANState, fl
     stop_at = sorted(set(int(t) for t in stop_at))
     if not stop_at or stop_at[0] < 1:
         raise ValueError(f"stop_at={stop_at}: expected positive step counts")
+    configs.validate(config)
+    if config.population != 1 or config.steps_per_call != 1:
+        raise ValueError(f"population={config.population}, steps_per_call={config.steps_per_call}: "
+                         "train_in_memory runs one GAN one step per call; use train for these")
+    return _train_in_memory(config, source, stop_at)
+
+
+def _train_in_memory(config, source, stop_at: list[int]) -> Iterator[tuple[int, GANState, float]]:
     stops = set(stop_at)
     step_fn = jax.jit(make_train_step(config), donate_argnums=0)
     state, seconds = init_state(config), 0.0

@@ -60,14 +60,28 @@ def test_fresh_reals_feed_each_critic_update_its_own_chunk(tiny_config):
     assert float(dup["d_loss"]) == float(ref["d_loss"])
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(dup_state.d_params),
                                                     jax.tree.leaves(ref_state.d_params)))
-    # Update 0 reads chunk 0 and update 1 (whose losses the metrics report) chunk 1.
+    # Update 1, whose D(real) the metrics report, reads chunk 1: with D frozen (lr_d=0) its
+    # D(real) is the shared-batch step's on that chunk alone, not on chunk 0.
+    frozen = lambda config: dataclasses.replace(config, lr_d=0.0)  # noqa: E731
+    _, xy0 = run(frozen(fresh), interleave(x, y))
+    assert float(xy0["d_real"]) == float(run(frozen(shared), y)[1]["d_real"])
+    assert float(xy0["d_real"]) != float(run(frozen(shared), x)[1]["d_real"])
+    # Update 0 reads chunk 0: with D learning, chunk 0 changes what update 1 sees.
     _, xy = run(fresh, interleave(x, y))
     _, yy = run(fresh, interleave(y, y))
-    _, yx = run(fresh, interleave(y, x))
-    assert float(xy["d_real"]) != float(yy["d_real"])  # chunk 0 moved D before update 1
-    assert float(yx["d_real"]) != float(xy["d_real"])
-    with pytest.raises(ValueError, match="not a multiple of 2"):
-        run(fresh, x[:7])
+    assert float(xy["d_real"]) != float(yy["d_real"])
+    # Labels travel with their images (a projection D reads them).
+    cond, cond_fresh = (frozen(dataclasses.replace(c, num_classes=10)) for c in (shared, fresh))
+    lx, ly = np.arange(8, dtype=np.int32), np.arange(8, 16, dtype=np.int32) % 10
+    cond_state = init_state(cond)
+    run_cond = lambda config, images, labels: jax.jit(make_train_step(config))(  # noqa: E731
+        cond_state, {"image": images, "label": labels})[1]
+    got = run_cond(cond_fresh, interleave(x, y), interleave(lx, ly))
+    assert float(got["d_real"]) == float(run_cond(cond, y, ly)["d_real"])
+    assert float(got["d_real"]) != float(run_cond(cond, y, lx)["d_real"])
+    # A batch of batch_size rows is an error, not n_critic silently smaller batches.
+    with pytest.raises(ValueError, match="expected config.real_batch_size = 16"):
+        run(fresh, x)
 
 
 def test_gradient_penalty_enters_the_d_update(tiny_config):

@@ -71,7 +71,9 @@ def test_train_in_memory_is_the_train_loop_without_a_run_directory(tiny_config, 
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     assert stops == [2, 4]
     with pytest.raises(ValueError, match="positive"):
-        next(train_in_memory(config, source, [0, 3]))
+        train_in_memory(config, source, [0, 3])
+    with pytest.raises(ValueError, match="population=2"):
+        train_in_memory(dataclasses.replace(config, population=2), source, [1])
 
 
 def test_nonfinite_stops_with_message(tiny_config, tmp_path):

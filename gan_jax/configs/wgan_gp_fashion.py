@@ -6,8 +6,8 @@ The paper's Adam(1e-4, 0, 0.9) moved slowly here (FD 75.0 after 1,000 steps agai
 DCGAN's 69.8); 2e-4 with beta1 0.5 reached 48.7 on a probe seed
 (``experiments/family/results.md``, "Probes"). A fresh real batch per critic step, instead of
 one shared by the five, lowered the judge's FD at 10,000 steps (GPU) from 16.9 / 16.8 to
-14.0 / 16.4 (seeds 0 / 1; "Fresh real batches"); the CPU rounds 1 and 2 ran with the shared
-batch (``--set fresh_reals=false`` reproduces them)."""
+14.0 / 16.4 (seeds 0 / 1; "Fresh real batches"); the runs before it (CPU rounds 1 and 2, the
+first GPU call, the probes) shared one batch (``--set fresh_reals=false`` reproduces them)."""
 from gan_jax.configs.base import Config
 
 
