@@ -225,6 +225,10 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     def write_samples(host_state, step):
         if not primary:
             return
+        if len(members) > 1:
+            # Members are split over the devices: copy them to the host first, so that taking
+            # one is numpy indexing, not an eager program over every (forced CPU) device.
+            host_state = jax.device_get(host_state)
         for i, log in enumerate(logs):
             imgs, ncol = sampling.grid(members[i], member_state(host_state, i, len(members)), grid_z[i])
             images.save_grid(imgs, os.path.join(out_dirs[i], "samples", f"step_{step:07d}.png"), ncol)
