@@ -180,9 +180,28 @@ def test_resnet_32px_models_and_step(tiny_config):
     assert len(sigmas) == 11  # every layer: 3 + 3 (down blocks, with shortcuts) + 2 + 2 + the dense
     state, metrics = _run(config, steps=1)
     assert int(state.step) == 1 and np.isfinite(metrics[0]["d_loss"])
-    with pytest.raises(UserError, match="resolution=32"):
-        configs.validate(dataclasses.replace(config, resolution=28))
+    with pytest.raises(UserError, match="resolution=30"):
+        configs.validate(dataclasses.replace(config, resolution=30))
     assert configs.validate(configs.get("sngan_resnet_fashion")).model == "resnet"
+
+
+def test_resnet_generator_layout_and_28px():
+    """G starts at the size the fewest up-blocks reach (32 -> 4x4 and 3 blocks, 28 -> 7x7 and 2);
+    a 28 px G makes 28 px images and D scores them."""
+    from gan_jax.models.resnet import ResNetDiscriminator, ResNetGenerator, generator_layout
+
+    assert [generator_layout(r) for r in (32, 28, 48, 64, 14)] == [(4, 3), (7, 2), (6, 3), (4, 4), (7, 1)]
+    for bad in (30, 7, 8 * 9, 2):
+        with pytest.raises(ValueError, match=f"got {bad}"):
+            generator_layout(bad)
+    g, d = ResNetGenerator(1, 8, resolution=28), ResNetDiscriminator(8)
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, 16))
+    g_vars = g.init(jax.random.PRNGKey(1), z, train=False)
+    assert g_vars["params"]["Dense_0"]["kernel"].shape == (16, 7 * 7 * 8)
+    images = g.apply(g_vars, z, train=False)
+    assert images.shape == (2, 28, 28, 1)
+    d_vars = d.init(jax.random.PRNGKey(2), images, train=False)
+    assert d.apply(d_vars, images, train=False).shape == (2,)
 
 
 @pytest.mark.parametrize("resolution,final", [(28, 3), (32, 4)])

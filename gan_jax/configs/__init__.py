@@ -68,9 +68,15 @@ def validate(config: Config) -> Config:
     for key in ("beta1", "beta2"):
         if not 0.0 <= getattr(config, key) < 1.0:
             raise UserError(f"{key}={getattr(config, key)}: expected a value in [0, 1)")
-    if config.model == "resnet" and (config.resolution != 32 or config.d_norm == "batch"):
-        raise UserError(f"model=resnet: expected resolution=32 (got {config.resolution}) and "
-                        f"d_norm=spectral or none (got {config.d_norm!r})")
+    if config.model == "resnet":
+        from gan_jax.models.resnet import generator_layout
+
+        try:
+            generator_layout(config.resolution)
+        except ValueError as e:
+            raise UserError(f"model=resnet, resolution={config.resolution}: {e}") from None
+        if config.d_norm == "batch":
+            raise UserError(f"model=resnet: expected d_norm=spectral or none (got {config.d_norm!r})")
     if config.model == "sngan_cnn" and (config.d_norm not in ("spectral", "none") or config.conditioning == "acgan"):
         raise UserError(f"model=sngan_cnn: expected d_norm=spectral or none (got {config.d_norm!r}) and "
                         f"conditioning=projection (got {config.conditioning!r})")

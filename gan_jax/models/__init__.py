@@ -23,9 +23,8 @@ def build(config, axis_name: str | None = None):
     if config.model in ("unet", "srgan"):
         return _build_img2img(config, axis_name, dtype)
     if config.model == "resnet":
-        if config.resolution != 32:
-            raise ValueError(f"the resnet model is for 32 px images, got resolution {config.resolution}")
-        return (ResNetGenerator(config.channels, config.g_width, config.num_classes, axis_name, dtype),
+        return (ResNetGenerator(config.channels, config.g_width, config.num_classes, axis_name, dtype,
+                                resolution=config.resolution),
                 ResNetDiscriminator(config.d_width, config.num_classes, config.d_norm, dtype,
                                     conditioning=config.conditioning))
     g = Generator(config.resolution, config.channels, config.g_width, config.fast_conv, axis_name, dtype,

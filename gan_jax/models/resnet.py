@@ -1,4 +1,4 @@
-"""ResNet generator and discriminator for 32 px in the SNGAN layout (Miyato et al. 2018, CIFAR-10).
+"""ResNet generator and discriminator in the SNGAN layout (Miyato et al. 2018, CIFAR-10).
 
 G: z -> dense 4x4xW -> 3 up-blocks (BN, ReLU, 2x nearest upsample, 3x3 conv, BN, ReLU,
 3x3 conv; 1x1-conv shortcut) -> BN, ReLU, 3x3 conv to C channels, tanh.
@@ -8,6 +8,11 @@ changes), ReLU, global sum pool, dense to one logit. With ``norm="spectral"`` ev
 layer is spectrally normalised (power-iteration state in ``batch_stats``). With
 ``num_classes`` > 0, G's BatchNorms are class-conditional and D adds a projection term.
 The paper's widths are ``width=256`` for G and ``width=128`` for D.
+
+That is the 32 px layout. Other sizes keep the blocks and change where G starts
+(:func:`generator_layout`): 28 px starts at 7x7 with 2 up-blocks (as DCGAN's 28 px G),
+48 px at 6x6 with 3 (the paper's STL-10 layout), 64 px at 4x4 with 4. D needs no change:
+its global sum pool takes any size (28 px ends at 7x7, 32 px at 8x8).
 """
 from __future__ import annotations
 
@@ -21,6 +26,19 @@ from gan_jax.models.layers import ConditionalBatchNorm, projection_term, spectra
 _INIT = nn.initializers.xavier_uniform()
 
 
+def generator_layout(resolution: int) -> tuple[int, int]:
+    """(start size, up-blocks) of the ResNet G for ``resolution`` px: the fewest 2x up-blocks
+    that bring the start size down to at most 7 (32 -> (4, 3), 28 -> (7, 2), 48 -> (6, 3)).
+    ValueError when none does (an odd size above 7)."""
+    start, blocks = resolution, 0
+    while start > 7 and start % 2 == 0:
+        start, blocks = start // 2, blocks + 1
+    if start > 7 or start < 3 or blocks == 0:
+        raise ValueError(f"the ResNet generator needs resolution = S * 2**k with 3 <= S <= 7 and k >= 1, "
+                         f"got {resolution}")
+    return start, blocks
+
+
 def _upsample(x):
     b, h, w, c = x.shape
     return jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c)).reshape(b, 2 * h, 2 * w, c)
@@ -31,13 +49,15 @@ def _downsample(x):
 
 
 class ResNetGenerator(nn.Module):
-    """z [B, Z] (and labels [B] when ``num_classes``) -> images [B, 32, 32, C] in [-1, 1]."""
+    """z [B, Z] (and labels [B] when ``num_classes``) -> images [B, R, R, C] in [-1, 1],
+    R = ``resolution`` (32 by default; see :func:`generator_layout`)."""
 
     channels: int = 3
     width: int = 256
     num_classes: int = 0
     axis_name: str | None = None
     dtype: Any = jnp.float32
+    resolution: int = 32
 
     def _norm(self, x, labels, train):
         if self.num_classes:
@@ -50,8 +70,9 @@ class ResNetGenerator(nn.Module):
         if self.num_classes and labels is None:
             raise ValueError(f"this Generator is conditional ({self.num_classes} classes): pass labels [B]")
         w = self.width
-        x = nn.Dense(4 * 4 * w, kernel_init=_INIT, dtype=self.dtype)(z).reshape(z.shape[0], 4, 4, w)
-        for _ in range(3):
+        start, blocks = generator_layout(self.resolution)
+        x = nn.Dense(start * start * w, kernel_init=_INIT, dtype=self.dtype)(z).reshape(z.shape[0], start, start, w)
+        for _ in range(blocks):
             h = _upsample(nn.relu(self._norm(x, labels, train)))
             h = nn.Conv(w, (3, 3), padding=1, kernel_init=_INIT, dtype=self.dtype)(h)
             h = nn.relu(self._norm(h, labels, train))
@@ -63,7 +84,7 @@ class ResNetGenerator(nn.Module):
 
 
 class ResNetDiscriminator(nn.Module):
-    """images [B, 32, 32, C] in [-1, 1] (and labels [B] when ``num_classes``) -> logits [B];
+    """images [B, H, W, C] in [-1, 1], H, W >= 8 (and labels [B] when ``num_classes``) -> logits [B];
     with ``conditioning="acgan"`` no labels, and ``(logits [B], class_logits [B, num_classes])``."""
 
     width: int = 128
