@@ -26,8 +26,8 @@ class Config:
     # --- model ----------------------------------------------------------
     model: str = "dcgan"
     """``dcgan`` (28/32/64 px), ``sngan_cnn`` (DCGAN's G with the SNGAN paper's 7-conv standard
-    CNN D; ``d_norm`` spectral or none), ``resnet`` (SNGAN's ResNets; 32 px or any S * 2**k px, 3 <= S <= 7, e.g. 28), ``unet`` and
-    ``srgan`` (the image-to-image tasks)."""
+    CNN D; ``d_norm`` spectral or none), ``resnet`` (SNGAN's ResNets; 32 px, or any S * 2**k px
+    with 3 <= S <= 7, e.g. 28), ``unet`` and ``srgan`` (the image-to-image tasks)."""
     z_dim: int = 100
     num_classes: int = 0
     """Class-conditional models when > 0 (conditional-BatchNorm G, and D as ``conditioning``
