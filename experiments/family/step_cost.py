@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax import configs
+from gan_jax.bench.throughput import compiled_flops
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 
@@ -30,8 +31,6 @@ def step_cost(config, repeats: int) -> tuple[float, float]:
         batch["label"] = jnp.zeros((config.real_batch_size,), jnp.int32)
     step = jax.jit(make_train_step(config))
     compiled = step.lower(state, batch).compile()
-    analysis = compiled.cost_analysis()
-    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
     state, _ = compiled(state, batch)  # warm-up
     jax.block_until_ready(state)
     times = []
@@ -40,7 +39,7 @@ def step_cost(config, repeats: int) -> tuple[float, float]:
         state, _ = compiled(state, batch)
         jax.block_until_ready(state)
         times.append(time.perf_counter() - start)
-    return analysis.get("flops", float("nan")) / 1e9, statistics.median(times)
+    return compiled_flops(compiled) / 1e9, statistics.median(times)
 
 
 def main(argv=None) -> int:

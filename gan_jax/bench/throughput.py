@@ -100,6 +100,13 @@ def step_flops(config) -> float:
 
 # --------------------------------------------------------------------------- timing helpers
 
+def compiled_flops(compiled) -> float:
+    """XLA's FLOP count of a compiled computation (its ``cost_analysis()``; NaN when absent)."""
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+    return float(cost.get("flops", float("nan")))
+
+
 def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
     """Best GFLOP/s of an n^3 jnp matmul (the machine's practical peak for this process)."""
     import jax
@@ -243,9 +250,7 @@ def _time_and_summarise(spec, config, built, failed, steps, warmup, peak) -> dic
     jax_default = next((v for v in built if v.name == "jax"), None)
     if jax_default is not None:
         try:
-            cost = jax_default.compiled.cost_analysis()
-            cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-            xla_flops = float(cost.get("flops", float("nan")))
+            xla_flops = compiled_flops(jax_default.compiled)
         except Exception:  # noqa: BLE001 - cost analysis is optional
             xla_flops = None
 
