@@ -11,6 +11,8 @@ from gan_jax.errors import UserError
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 
+from treediff import rel_diff
+
 
 def _batch(config, seed=1):
     x = jax.random.uniform(jax.random.PRNGKey(seed), (config.batch_size, config.resolution, config.resolution,
@@ -53,32 +55,38 @@ def test_fresh_reals_feed_each_critic_update_its_own_chunk(tiny_config):
     x, y = _batch(shared, seed=1)["image"], _batch(shared, seed=2)["image"]
     interleave = lambda a, b: np.stack([a, b], axis=1).reshape((-1,) + a.shape[1:])  # noqa: E731 - rows a0 b0 a1 b1 ...
     state = init_state(shared)
-    run = lambda config, images: jax.jit(make_train_step(config))(state, {"image": images})  # noqa: E731
+    compiled = {}  # one jitted step per config: each compiles once
+
+    def run(config, images):
+        if config not in compiled:
+            compiled[config] = jax.jit(make_train_step(config))
+        return compiled[config](state, {"image": images})
+
     ref_state, ref = run(shared, x)
-    # The same chunk twice is the shared batch: the same update, to the bit.
+    # The same chunk twice is the shared batch: the same update (to float32 rounding: the two
+    # programs differ, and XLA may order their sums differently).
     dup_state, dup = run(fresh, interleave(x, x))
-    assert float(dup["d_loss"]) == float(ref["d_loss"])
-    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(dup_state.d_params),
-                                                    jax.tree.leaves(ref_state.d_params)))
+    assert float(dup["d_loss"]) == pytest.approx(float(ref["d_loss"]), rel=1e-6)
+    assert rel_diff(dup_state.d_params, ref_state.d_params) < 1e-6
     # Update 1, whose D(real) the metrics report, reads chunk 1: with D frozen (lr_d=0) its
     # D(real) is the shared-batch step's on that chunk alone, not on chunk 0.
     frozen = lambda config: dataclasses.replace(config, lr_d=0.0)  # noqa: E731
     _, xy0 = run(frozen(fresh), interleave(x, y))
-    assert float(xy0["d_real"]) == float(run(frozen(shared), y)[1]["d_real"])
-    assert float(xy0["d_real"]) != float(run(frozen(shared), x)[1]["d_real"])
+    assert float(xy0["d_real"]) == pytest.approx(float(run(frozen(shared), y)[1]["d_real"]), rel=1e-6)
+    assert float(xy0["d_real"]) != pytest.approx(float(run(frozen(shared), x)[1]["d_real"]), rel=1e-4)
     # Update 0 reads chunk 0: with D learning, chunk 0 changes what update 1 sees.
     _, xy = run(fresh, interleave(x, y))
     _, yy = run(fresh, interleave(y, y))
-    assert float(xy["d_real"]) != float(yy["d_real"])
+    assert float(xy["d_real"]) != pytest.approx(float(yy["d_real"]), rel=1e-4)
     # Labels travel with their images (a projection D reads them).
     cond, cond_fresh = (frozen(dataclasses.replace(c, num_classes=10)) for c in (shared, fresh))
     lx, ly = np.arange(8, dtype=np.int32), np.arange(8, 16, dtype=np.int32) % 10
     cond_state = init_state(cond)
-    run_cond = lambda config, images, labels: jax.jit(make_train_step(config))(  # noqa: E731
-        cond_state, {"image": images, "label": labels})[1]
+    run_cond = lambda config, images, labels: compiled.setdefault(  # noqa: E731
+        config, jax.jit(make_train_step(config)))(cond_state, {"image": images, "label": labels})[1]
     got = run_cond(cond_fresh, interleave(x, y), interleave(lx, ly))
-    assert float(got["d_real"]) == float(run_cond(cond, y, ly)["d_real"])
-    assert float(got["d_real"]) != float(run_cond(cond, y, lx)["d_real"])
+    assert float(got["d_real"]) == pytest.approx(float(run_cond(cond, y, ly)["d_real"]), rel=1e-6)
+    assert float(got["d_real"]) != pytest.approx(float(run_cond(cond, y, lx)["d_real"]), rel=1e-4)
     # A batch of batch_size rows is an error, not n_critic silently smaller batches.
     with pytest.raises(ValueError, match="expected config.real_batch_size = 16"):
         run(fresh, x)

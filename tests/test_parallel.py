@@ -19,6 +19,7 @@ from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 from gan_jax.train import train
 from gan_jax.workdir import load_config
+from conftest import QUICK_COMPILE_FLAGS
 from treediff import rel_diff
 
 STEPS = 3
@@ -147,7 +148,8 @@ def test_two_processes_equal_one_device_and_resume(tmp_path):
              "--set", "checkpoint_every=3", "--no-progress"]
     multi = str(tmp_path / "multi")
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2 "
-           "--xla_cpu_collective_call_terminate_timeout_seconds=900", "JAX_PLATFORMS": "cpu"}
+           "--xla_cpu_collective_call_terminate_timeout_seconds=900 " + QUICK_COMPILE_FLAGS,
+           "JAX_PLATFORMS": "cpu"}
 
     def run_two(steps):
         port = _free_port()

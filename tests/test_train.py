@@ -17,6 +17,8 @@ from gan_jax.state import abstract_state
 from gan_jax import data
 from gan_jax.train import TrainingDiverged, train, train_in_memory
 
+from conftest import QUICK_COMPILE_FLAGS
+
 
 def _restore(config, workdir, step="latest"):
     return Checkpoints(os.path.join(workdir, "checkpoints")).restore(abstract_state(config), signature(config), step)[0]
@@ -105,7 +107,7 @@ def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
            "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=8",
            "--set", "log_every=1", "--set", "checkpoint_every=100000", "--set", "sample_every=100000",
            "--set", "parallel=jit"]
-    env = {**os.environ, "XLA_FLAGS": ""}
+    env = {**os.environ, "XLA_FLAGS": QUICK_COMPILE_FLAGS}
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert _wait_for_metrics(os.path.join(workdir, "metrics.jsonl"), 120), "training did not start"
