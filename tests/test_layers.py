@@ -165,6 +165,27 @@ def test_conv_policy_rejects_unknown_keys_and_restores():
     assert layers._POLICY == before
 
 
+def test_image_layers_use_im2col_from_64_px_and_match_lax():
+    """The layers with 1-3 channels on a side (D's first conv, G's last transposed conv): plain lax
+    below a 64 px full-resolution side, im2col from there; the default path equals lax."""
+    choose = layers._choose
+    k_d, k_g = jnp.zeros((4, 4, 3, 8)), jnp.zeros((4, 4, 8, 3))  # D: 3 -> 8; G's convT: 8 -> 3
+    for side, want in [(28, "lax"), (32, "lax"), (64, "im2col")]:
+        full, low = jnp.zeros((1, side, side, 3)), jnp.zeros((1, side // 2, side // 2, 8))
+        assert choose("forward", full, k_d, 2) == want, side  # D's conv, and G's convT data gradient
+        assert choose("wgrad", full, k_d, 2) == want, side
+        assert choose("transpose", low, k_g, 2) == want, side  # G's convT, and D's conv data gradient
+    assert choose("forward", jnp.zeros((1, 64, 64, 8)), jnp.zeros((4, 4, 8, 16)), 2) == "winograd"
+    with layers.conv_policy(small="lax"):
+        assert choose("forward", jnp.zeros((1, 64, 64, 3)), k_d, 2) == "lax"
+    u, k = _normal(3, (1, 64, 64, 3)), _normal(4, (4, 4, 3, 8), 0.1)
+    ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
+    assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k), ref) <= TOL
+    x, kt = _normal(5, (1, 32, 32, 8)), _normal(6, (4, 4, 8, 3), 0.1)
+    ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), x, kt)
+    assert rel_diff(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, kt), ref) <= TOL
+
+
 def test_conv_parameter_layout_unchanged():
     """The fast path keeps the checkpoint layout: D's kernels live at Conv_i/Conv_0/kernel."""
     d = Discriminator(28, 1, 8)
