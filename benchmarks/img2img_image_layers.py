@@ -1,0 +1,47 @@
+"""One 64 px pix2pix train step (UNet + PatchGAN) with the 3-channel image layers by im2col (the
+default from a 64 px side) against the plain lax ops; interleaved, medians (benchmarks/NOTES.md).
+
+    python benchmarks/img2img_image_layers.py --config pix2pix_denoise --rounds 8
+"""
+import argparse
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from gan_jax import configs
+from gan_jax.img2img_step import make_img2img_step
+from gan_jax.models import layers
+from gan_jax.state import init_state
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="pix2pix_denoise")
+    p.add_argument("--rounds", type=int, default=8)
+    args = p.parse_args()
+    config = configs.get(args.config)
+    state = init_state(config)
+    b, r, c = config.batch_size, config.resolution, config.channels
+    rng = np.random.default_rng(0)
+    batch = {"source": rng.uniform(-1, 1, (b, r, r, c)).astype(np.float32),
+             "target": rng.uniform(-1, 1, (b, r, r, c)).astype(np.float32)}
+    steps = {}
+    for name, policy in [("default", {}), ("small-lax", {"small": "lax"})]:
+        with layers.conv_policy(**policy):
+            steps[name] = jax.jit(make_img2img_step(config)).lower(state, batch).compile()
+    times = {name: [] for name in steps}
+    for i in range(args.rounds):
+        order = list(steps) if i % 2 == 0 else list(steps)[::-1]
+        for name in order:
+            start = time.perf_counter()
+            jax.block_until_ready(steps[name](state, batch))
+            times[name].append(time.perf_counter() - start)
+    for name, t in times.items():
+        print(f"{args.config}, batch {b}: {name} {1000 * statistics.median(t[1:]):.0f} ms per step "
+              f"(min {1000 * min(t):.0f}, max {1000 * max(t):.0f})")
+
+
+if __name__ == "__main__":
+    main()
