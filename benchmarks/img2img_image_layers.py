@@ -5,12 +5,12 @@ default from a 64 px side) against the plain lax ops; interleaved, medians (benc
 """
 import argparse
 import statistics
-import time
 
 import jax
 import numpy as np
 
 from gan_jax import configs
+from gan_jax.bench.throughput import interleaved_times
 from gan_jax.img2img_step import make_img2img_step
 from gan_jax.models import layers
 from gan_jax.state import init_state
@@ -27,19 +27,14 @@ def main() -> None:
     rng = np.random.default_rng(0)
     batch = {"source": rng.uniform(-1, 1, (b, r, r, c)).astype(np.float32),
              "target": rng.uniform(-1, 1, (b, r, r, c)).astype(np.float32)}
-    steps = {}
-    for name, policy in [("default", {}), ("small-lax", {"small": "lax"})]:
+    def one_step(policy: dict):
         with layers.conv_policy(**policy):
-            steps[name] = jax.jit(make_img2img_step(config)).lower(state, batch).compile()
-    times = {name: [] for name in steps}
-    for i in range(args.rounds):
-        order = list(steps) if i % 2 == 0 else list(steps)[::-1]
-        for name in order:
-            start = time.perf_counter()
-            jax.block_until_ready(steps[name](state, batch))
-            times[name].append(time.perf_counter() - start)
-    for name, t in times.items():
-        print(f"{args.config}, batch {b}: {name} {1000 * statistics.median(t[1:]):.0f} ms per step "
+            step = jax.jit(make_img2img_step(config)).lower(state, batch).compile()
+        return lambda: jax.block_until_ready(step(state, batch))
+
+    runs = {"default": one_step({}), "small-lax": one_step({"small": "lax"})}
+    for name, t in interleaved_times(runs, args.rounds, warmup=1).items():
+        print(f"{args.config}, batch {b}: {name} {1000 * statistics.median(t):.0f} ms per step "
               f"(min {1000 * min(t):.0f}, max {1000 * max(t):.0f})")
 
 

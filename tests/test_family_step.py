@@ -1,5 +1,6 @@
 """The GAN family through the one train step: losses by name, DiffAugment, gradient penalty, lazy R1."""
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -55,12 +56,8 @@ def test_fresh_reals_feed_each_critic_update_its_own_chunk(tiny_config):
     x, y = _batch(shared, seed=1)["image"], _batch(shared, seed=2)["image"]
     interleave = lambda a, b: np.stack([a, b], axis=1).reshape((-1,) + a.shape[1:])  # noqa: E731 - rows a0 b0 a1 b1 ...
     state = init_state(shared)
-    compiled = {}  # one jitted step per config: each compiles once
-
-    def run(config, images):
-        if config not in compiled:
-            compiled[config] = jax.jit(make_train_step(config))
-        return compiled[config](state, {"image": images})
+    jitted = functools.cache(lambda config: jax.jit(make_train_step(config)))  # one compile per config
+    run = lambda config, images: jitted(config)(state, {"image": images})  # noqa: E731
 
     ref_state, ref = run(shared, x)
     # The same chunk twice is the shared batch: the same update (to float32 rounding: the two
@@ -82,8 +79,8 @@ def test_fresh_reals_feed_each_critic_update_its_own_chunk(tiny_config):
     cond, cond_fresh = (frozen(dataclasses.replace(c, num_classes=10)) for c in (shared, fresh))
     lx, ly = np.arange(8, dtype=np.int32), np.arange(8, 16, dtype=np.int32) % 10
     cond_state = init_state(cond)
-    run_cond = lambda config, images, labels: compiled.setdefault(  # noqa: E731
-        config, jax.jit(make_train_step(config)))(cond_state, {"image": images, "label": labels})[1]
+    run_cond = lambda config, images, labels: jitted(config)(  # noqa: E731
+        cond_state, {"image": images, "label": labels})[1]
     got = run_cond(cond_fresh, interleave(x, y), interleave(lx, ly))
     assert float(got["d_real"]) == pytest.approx(float(run_cond(cond, y, ly)["d_real"]), rel=1e-6)
     assert float(got["d_real"]) != pytest.approx(float(run_cond(cond, y, lx)["d_real"]), rel=1e-4)

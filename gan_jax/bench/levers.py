@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     p.add_argument("--json")
     args = p.parse_args(argv)
 
-    from gan_jax.bench.throughput import _torch_variant, parse_setting
+    from gan_jax.bench.throughput import _torch_variant, interleaved_times, parse_setting
 
     spec, config = parse_setting(args.setting, 64, "float32")
     runs = {}
@@ -119,16 +119,9 @@ def main(argv=None) -> int:
         torch.set_num_threads(len(os.sched_getaffinity(0)))
         v = _torch_variant("torch-eager", config, compile=False)
         runs["torch-eager"] = (v.run, 1)
-    for run, _ in runs.values():
-        for _ in range(args.warmup):
-            run()
-    times = {n: [] for n in runs}
+    calls = interleaved_times({n: run for n, (run, _) in runs.items()}, args.steps, args.warmup)
+    times = {n: [t / runs[n][1] for t in calls[n]] for n in runs}  # seconds per train step
     names = list(runs)
-    for i in range(args.steps):
-        for n in names[i % len(names):] + names[:i % len(names)]:
-            t = time.perf_counter()
-            runs[n][0]()
-            times[n].append((time.perf_counter() - t) / runs[n][1])
     base = statistics.median(times[names[0]])
     print(f"\n{spec}, {args.steps} interleaved rounds; ms per train step (median, min–max); "
           f"speed-up vs {names[0]}" + (", ratio to torch eager" if args.torch else ""))

@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 
+from gan_jax.bench.throughput import interleaved_times
+
 SETTING = dict(resolution=28, channels=1, g_width=64, d_width=64, z_dim=100)
 
 
@@ -59,21 +61,6 @@ def _build(config, mode: str):
     return run, compile_s
 
 
-def _interleaved(runs: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
-    """Seconds per call of every variant, one call each per round, rotating the order."""
-    for run in runs.values():
-        for _ in range(warmup):
-            run()
-    times = {n: [] for n in runs}
-    names = list(runs)
-    for i in range(rounds):
-        for n in names[i % len(names):] + names[:i % len(names)]:
-            t = time.perf_counter()
-            runs[n]()
-            times[n].append(time.perf_counter() - t)
-    return times
-
-
 def _stats(seconds: list[float], scale: float = 1.0) -> tuple[float, float, float]:
     """(median, min, max) of ``scale / seconds``: a rate."""
     rates = [scale / s for s in seconds]
@@ -90,7 +77,7 @@ def _one_device_count(args) -> dict:
     runs, compile_s = {}, {}
     for mode in modes:
         runs[mode], compile_s[mode] = _build(_config(args.batch), mode)
-    times = _interleaved(runs, args.steps, args.warmup)
+    times = interleaved_times(runs, args.steps, args.warmup)
     return {mode: {"images_per_s": _stats(times[mode], args.batch), "compile_s": compile_s[mode]}
             for mode in modes}
 
@@ -129,7 +116,7 @@ def population(args) -> list[str]:
         name = f"P={p}"
         runs[name], compile_s[name] = _build(_config(args.batch, population=p), "jit")
         print(f"{name}: first call {compile_s[name]:.1f} s", file=sys.stderr, flush=True)
-    times = _interleaved(runs, args.steps, args.warmup)
+    times = interleaved_times(runs, args.steps, args.warmup)
     rows, base = [], None
     for p in sizes:
         name = f"P={p}"
@@ -149,7 +136,7 @@ def fused(args) -> list[str]:
         runs[name], compile_s[name] = _build(_config(args.batch, steps_per_call=k, log_every=k,
                                                      sample_every=k, checkpoint_every=k), "jit")
         print(f"{name}: first call {compile_s[name]:.1f} s", file=sys.stderr, flush=True)
-    times = _interleaved(runs, args.steps, args.warmup)
+    times = interleaved_times(runs, args.steps, args.warmup)
     rows, base = [], None
     for k in ks:
         name = f"K={k}"

@@ -107,6 +107,22 @@ def compiled_flops(compiled) -> float:
     return float(cost.get("flops", float("nan")))
 
 
+def interleaved_times(runs: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of every ``runs[name]()``: ``warmup`` calls each in turn, then ``rounds``
+    rounds of one call each, the order rotating every round, so machine noise hits all alike."""
+    for run in runs.values():
+        for _ in range(warmup):
+            run()
+    times = {name: [] for name in runs}
+    names = list(runs)
+    for i in range(rounds):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            start = time.perf_counter()
+            runs[name]()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
     """Best GFLOP/s of an n^3 jnp matmul (the machine's practical peak for this process)."""
     import jax
@@ -235,15 +251,9 @@ def _build(name: str, config, scan: int, torch_device: str, built: list) -> None
 def _time_and_summarise(spec, config, built, failed, steps, warmup, peak) -> dict:
     import jax
 
-    for v in built:  # warm-up, in turn
-        for _ in range(warmup):
-            v.run()
-    for i in range(steps):
-        order = built[i % len(built):] + built[:i % len(built)]
-        for v in order:
-            t = time.perf_counter()
-            v.run()
-            v.times.append(time.perf_counter() - t)
+    times = interleaved_times({v.name: v.run for v in built}, steps, warmup)
+    for v in built:
+        v.times.extend(times[v.name])
 
     flops = step_flops(config)
     xla_flops = None
