@@ -44,6 +44,13 @@ def test_parse_setting():
         throughput.parse_setting("resnet32", 64, "float32")
 
 
+def test_parse_inductor_options():
+    assert throughput.parse_inductor_options(["layout_optimization=False", "max_autotune=1", "mode=fast"]) == \
+        {"layout_optimization": False, "max_autotune": 1, "mode": "fast"}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        throughput.parse_inductor_options(["layout_optimization"])
+
+
 def test_benchmark_runs_without_torch(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(throughput, "_have_torch", lambda: False)
     out = tmp_path / "b.json"
@@ -62,9 +69,10 @@ def test_benchmark_runs_without_torch(tmp_path, monkeypatch, capsys):
 def test_benchmark_runs_with_torch(tmp_path, capsys):
     pytest.importorskip("torch")
     rc = throughput.main(["--settings", "dcgan28:8", "--width", "4", "--steps", "2", "--warmup", "0",
-                          "--variants", "jax,torch-eager", "--no-check", "--json", str(tmp_path / "b.json")])
+                          "--variants", "jax,torch-eager", "--no-check", "--torch-layout", "channels_last",
+                          "--json", str(tmp_path / "b.json")])
     assert rc == 0
     text = capsys.readouterr().out
-    assert "| dcgan28:8 | torch-eager |" in text
+    assert "| dcgan28:8 | torch-eager |" in text and "torch layout channels_last" in text
     variants = json.loads((tmp_path / "b.json").read_text())["results"][0]["variants"]
     assert variants["jax"]["ratio_to_torch-eager"] > 0

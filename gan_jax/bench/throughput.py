@@ -38,6 +38,11 @@ import time
 from typing import Callable
 
 
+CUDA_INDUCTOR_DEFAULT = {"layout_optimization": False}
+"""torch.compile options on CUDA unless ``--inductor`` is given: with inductor's layout optimisation
+(or channels_last models) the reference step fails a stride assertion in ``convolution_backward``
+(torch 2.11, H100 and H200); NCHW without it runs and agrees with eager
+(``benchmarks/torch_compile_probe.py``)."""
 VARIANTS_DEFAULT = ("jax", "jax-lax", "jax-unroll", "torch-eager", "torch-compile")
 VARIANTS_ALL = VARIANTS_DEFAULT + ("jax-scan",)
 
@@ -188,21 +193,22 @@ def _jax_variant(name: str, config, scan: int = 1, plain_convs: bool = False, un
     return v
 
 
-def _torch_variant(name: str, config, compile: bool, device: str = "cpu") -> Variant:
+def _torch_variant(name: str, config, compile: bool, device: str = "cpu",
+                   compile_options: dict | None = None, layout: str = "nchw") -> Variant:
     import torch
 
     from gan_jax.bench.torch_ref import TorchDCGAN
     from gan_jax.state import init_state
 
     autocast = torch.bfloat16 if config.compute_dtype == "bfloat16" else None
-    # On CUDA, channels_last (cuDNN's preferred layout; torch.compile's conv backward needs it there).
-    cuda = torch.device(device).type == "cuda"
-    ref = TorchDCGAN(config, compile=compile, device=device, autocast_dtype=autocast, channels_last=cuda)
+    channels_last = layout == "channels_last"
+    ref = TorchDCGAN(config, compile=compile, device=device, autocast_dtype=autocast, channels_last=channels_last,
+                     compile_options=compile_options)
     ref.load_state(init_state(config))
     gen = torch.Generator(device=device).manual_seed(0)
     real = torch.rand(config.batch_size, config.channels, config.resolution, config.resolution,
                       generator=gen, device=device) * 2 - 1
-    if cuda:
+    if channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     sync = torch.cuda.synchronize if ref.device.type == "cuda" else (lambda: None)
 
@@ -218,13 +224,14 @@ def _torch_variant(name: str, config, compile: bool, device: str = "cpu") -> Var
 # --------------------------------------------------------------------------- the benchmark
 
 def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: int, scan: int,
-                  peak: float, log=print, torch_device: str = "cpu") -> dict:
+                  peak: float, log=print, torch_device: str = "cpu", inductor: dict | None = None,
+                  torch_layout: str = "nchw") -> dict:
     built: list[Variant] = []
     failed: dict[str, str] = {}
     for name in variants:
         log(f"  [{spec}] building {name} ...")
         try:
-            _build(name, config, scan, torch_device, built)
+            _build(name, config, scan, torch_device, built, inductor, torch_layout)
         except Exception as e:  # noqa: BLE001 - e.g. a torch.compile bug: report it, time the rest
             failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
             log(f"  [{spec}] {name} FAILED: {failed[name]}")
@@ -233,7 +240,8 @@ def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: in
     return _time_and_summarise(spec, config, built, failed, steps, warmup, peak)
 
 
-def _build(name: str, config, scan: int, torch_device: str, built: list) -> None:
+def _build(name: str, config, scan: int, torch_device: str, built: list, inductor: dict | None = None,
+           torch_layout: str = "nchw") -> None:
     if name == "jax":
         built.append(_jax_variant(name, config))
     elif name == "jax-lax":
@@ -243,7 +251,8 @@ def _build(name: str, config, scan: int, torch_device: str, built: list) -> None
     elif name == "jax-unroll":
         built.append(_jax_variant(f"jax-unroll{scan}", config, scan=scan, unroll=True))
     elif name in ("torch-eager", "torch-compile"):
-        built.append(_torch_variant(name, config, compile=name == "torch-compile", device=torch_device))
+        built.append(_torch_variant(name, config, compile=name == "torch-compile", device=torch_device,
+                                    compile_options=inductor, layout=torch_layout))
     else:
         raise SystemExit(f"unknown variant {name!r}; expected some of {', '.join(VARIANTS_ALL)}")
 
@@ -333,6 +342,22 @@ def _have_torch() -> bool:
         return False
 
 
+def parse_inductor_options(items: list[str]) -> dict:
+    """``["layout_optimization=False", "size_asserts=0"]`` -> {"layout_optimization": False, "size_asserts": 0}."""
+    import ast
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--inductor: expected KEY=VALUE (e.g. layout_optimization=False), got {item!r}")
+        try:
+            out[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key] = value
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="gan-jax bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--settings", default="dcgan28:128,dcgan64:64",
@@ -349,10 +374,18 @@ def main(argv=None) -> int:
                    help="cpu, cuda or auto (cuda when JAX runs on a GPU and torch sees one)")
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads (default: the number of usable cores)")
+    p.add_argument("--inductor", action="append", default=[], metavar="KEY=VALUE",
+                   help="an inductor setting for torch-compile (torch.compile(options=...)); repeatable. "
+                        f"Default on CUDA: {CUDA_INDUCTOR_DEFAULT} (inductor's own layout choice breaks "
+                        "its conv backward there, benchmarks/RESULTS.md)")
+    p.add_argument("--torch-layout", default="nchw", choices=("nchw", "channels_last"),
+                   help="PyTorch memory layout (default nchw; channels_last breaks torch.compile's conv "
+                        "backward on CUDA, benchmarks/RESULTS.md)")
     p.add_argument("--no-check", action="store_true", help="skip the PyTorch equivalence check")
     p.add_argument("--json", help="write all results (per-step times included) here")
     p.add_argument("--plot", help="write a bar chart (PNG) here")
     args = p.parse_args(argv)
+    inductor = parse_inductor_options(args.inductor)
 
     import jax
 
@@ -364,6 +397,7 @@ def main(argv=None) -> int:
     env = {"jax": jax.__version__, "backend": jax.default_backend(),
            "device": str(jax.devices()[0].device_kind), "cores": cores, "python": platform.python_version(),
            "machine": platform.machine(), "xla_flags": os.environ.get("XLA_FLAGS", "")}
+    env["torch_layout"] = args.torch_layout
     torch_device = "cpu"
     if have_torch:
         import torch
@@ -374,6 +408,8 @@ def main(argv=None) -> int:
         env.update(torch=torch.__version__, torch_threads=torch.get_num_threads(), torch_device=torch_device)
         if torch_device == "cuda":
             env["torch_device_name"] = torch.cuda.get_device_name()
+            if not args.inductor:
+                inductor = dict(CUDA_INDUCTOR_DEFAULT)
     else:
         print("PyTorch is missing (pip install 'gan_jax[bench]'): running the JAX variants only.")
         variants = [v for v in variants if not v.startswith("torch")]
@@ -392,6 +428,8 @@ def main(argv=None) -> int:
               "torch keeps the unbiased variance): "
               + ", ".join(f"{k} {v:.1e}" for k, v in check.items()) + (" — OK" if ok else " — MISMATCH"))
 
+    if inductor:
+        env["torch_compile_options"] = inductor
     n = 2048 if env["backend"] == "cpu" else 8192
     log(f"timing a {args.dtype} {n}^3 matmul for the peak ...")
     peak = matmul_peak_gflops(n, dtype=args.dtype)
@@ -400,14 +438,16 @@ def main(argv=None) -> int:
     for spec in args.settings.split(","):
         spec, config = parse_setting(spec.strip(), args.width, args.dtype)
         results.append(bench_setting(spec, config, variants, args.steps, args.warmup, args.scan, peak, log,
-                                     torch_device))
+                                     torch_device, inductor or None, args.torch_layout))
 
     torch_where = (f"{env.get('torch_device_name', 'cpu')}" if torch_device == "cuda"
                    else f"{env.get('torch_threads')} threads")
     print(f"\nDCGAN train step, {env['backend']} ({env['device']}, {cores} cores), jax {env['jax']}"
           + (f", torch {env['torch']} ({torch_where})" if have_torch else ", no torch")
           + f"; {args.dtype}; {args.steps} interleaved rounds after {args.warmup} warm-up steps; "
-          f"{env['peak_matmul']} peak {peak:.0f} GFLOP/s.\n")
+          f"{env['peak_matmul']} peak {peak:.0f} GFLOP/s"
+          + (f"; torch layout {args.torch_layout}" if have_torch else "")
+          + (f"; torch.compile options {inductor}" if inductor else "") + ".\n")
     print(markdown_table(results, peak))
     for res in results:
         xla = res["flops_per_step_xla_cost_analysis"]

@@ -128,7 +128,7 @@ class TorchDCGAN:
     """G, D, their Adam optimisers and the train step of ``gan_jax.step`` (minimax, n_critic=1)."""
 
     def __init__(self, config, compile: bool = False, channels_last: bool = False, device: str = "cpu",
-                 autocast_dtype=None):
+                 autocast_dtype=None, compile_options: dict | None = None):
         if config.loss != "minimax" or config.n_critic != 1:
             raise ValueError("the PyTorch reference implements loss=minimax, n_critic=1 only")
         self.config = config
@@ -144,8 +144,9 @@ class TorchDCGAN:
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=config.lr_d, betas=betas)
-        self.g_fwd = torch.compile(self.g) if compile else self.g
-        self.d_fwd = torch.compile(self.d) if compile else self.d
+        # compile_options: inductor settings (``torch.compile(options=...)``), e.g. {"layout_optimization": False}.
+        self.g_fwd = torch.compile(self.g, options=compile_options) if compile else self.g
+        self.d_fwd = torch.compile(self.d, options=compile_options) if compile else self.d
         self.g.train()
         self.d.train()
 
