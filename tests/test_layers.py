@@ -18,9 +18,9 @@ from gan_jax.models.dcgan import Discriminator, Generator
 from treediff import rel_diff
 
 TOL = 1e-5
-FORWARD = ("lax", "winograd", "im2col", "subpixel")
-TRANSPOSE = ("lax", "subpixel", "winograd", "im2col", "adjoint", "phase")
-WGRAD = ("lax", "winograd", "im2col")
+FORWARD = ("lax", "winograd", "im2col", "subpixel", "patches")
+TRANSPOSE = ("lax", "subpixel", "winograd", "im2col", "adjoint", "phase", "patches")
+WGRAD = ("lax", "winograd", "im2col", "patches")
 ALL_LAX = {"forward": "lax", "transpose": "lax", "wgrad": "lax"}
 # Each formulation of each op (the others lax), everything Winograd (with and without the
 # tiles kept for the backward pass), and the library default.
@@ -165,25 +165,36 @@ def test_conv_policy_rejects_unknown_keys_and_restores():
     assert layers._POLICY == before
 
 
-def test_image_layers_use_im2col_from_64_px_and_match_lax():
-    """The layers with 1-3 channels on a side (D's first conv, G's last transposed conv): plain lax
-    below a 64 px full-resolution side, im2col from there; the default path equals lax."""
+def test_image_layers_use_patches_and_match_lax():
+    """The layers with 1-3 channels on a side (D's first conv, G's last transposed conv) compute
+    every op with one patches matmul, at every size; the default path equals lax."""
     choose = layers._choose
     k_d, k_g = jnp.zeros((4, 4, 3, 8)), jnp.zeros((4, 4, 8, 3))  # D: 3 -> 8; G's convT: 8 -> 3
-    for side, want in [(28, "lax"), (32, "lax"), (64, "im2col")]:
+    for side in (28, 32, 64):
         full, low = jnp.zeros((1, side, side, 3)), jnp.zeros((1, side // 2, side // 2, 8))
-        assert choose("forward", full, k_d, 2) == want, side  # D's conv, and G's convT data gradient
-        assert choose("wgrad", full, k_d, 2) == want, side
-        assert choose("transpose", low, k_g, 2) == want, side  # G's convT, and D's conv data gradient
+        assert choose("forward", full, k_d, 2) == "patches", side  # D's conv, and G's convT data gradient
+        assert choose("wgrad", full, k_d, 2) == "patches", side
+        assert choose("transpose", low, k_g, 2) == "patches", side  # G's convT, and D's conv data gradient
     assert choose("forward", jnp.zeros((1, 64, 64, 8)), jnp.zeros((4, 4, 8, 16)), 2) == "winograd"
     with layers.conv_policy(small="lax"):
-        assert choose("forward", jnp.zeros((1, 64, 64, 3)), k_d, 2) == "lax"
-    u, k = _normal(3, (1, 64, 64, 3)), _normal(4, (4, 4, 3, 8), 0.1)
-    ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
-    assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k), ref) <= TOL
-    x, kt = _normal(5, (1, 32, 32, 8)), _normal(6, (4, 4, 8, 3), 0.1)
-    ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), x, kt)
-    assert rel_diff(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, kt), ref) <= TOL
+        assert choose("wgrad", jnp.zeros((1, 64, 64, 3)), k_d, 2) == "lax"
+    for side, c in ((28, 1), (64, 3)):
+        u, k = _normal(3, (2, side, side, c)), _normal(4, (4, 4, c, 8), 0.1)
+        ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
+        assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k), ref) <= TOL
+        x, kt = _normal(5, (2, side // 2, side // 2, 8)), _normal(6, (4, 4, 8, c), 0.1)
+        ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), x, kt)
+        assert rel_diff(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, kt), ref) <= TOL
+
+
+def test_conv_patches_layout():
+    """conv_patches(u)[b, i, j] is the padded window at (stride*i, stride*j), flattened (kh, kw, C)."""
+    u = _normal(7, (2, 7, 6, 3))
+    cols = layers.conv_patches(u, 4, 3, 2, 1)
+    up = np.pad(np.asarray(u), ((0, 0), (1, 1), (1, 1), (0, 0)))
+    assert cols.shape == (2, 3, 3, 4 * 3 * 3)
+    for i, j in ((0, 0), (1, 2), (2, 1)):
+        np.testing.assert_array_equal(cols[1, i, j], up[1, 2 * i:2 * i + 4, 2 * j:2 * j + 3].reshape(-1))
 
 
 def test_conv_parameter_layout_unchanged():

@@ -14,8 +14,8 @@ and kernel gradient uses the formulation that XLA:CPU runs fastest
   conv is the exact transpose of that (even sizes) or a sub-pixel stride-1 conv
   + depth-to-space (odd sizes);
 * layers with fewer than 8 channels on a side (the image's own layers: 1 or 3
-  channels) use the plain ``lax`` ops, or space-to-depth + shifted matmuls
-  (``im2col``) where the layer's full-resolution side is at least 64 px;
+  channels) compute each op as one matmul with the input's k*k*C patches
+  (``conv_patches``); the transposed conv and the data gradient are its exact transpose;
 * other strides/kernels, and every backend but the CPU, use the plain ``lax`` ops;
 * a 1x1 input (the generator's projection layer) becomes a single matmul.
 
@@ -93,8 +93,7 @@ def conv_transpose_reference(x, kernel, stride: int, padding: int):
 # choices were measured on XLA:CPU (benchmarks/NOTES.md).
 
 POLICY_DEFAULT = {"forward": "auto", "transpose": "auto", "wgrad": "auto", "winograd_min_channels": 8,
-                  "winograd_tile": 2, "reuse_tiles": True, "small": "auto", "small_im2col_from": 64,
-                  "batch_split": 1}
+                  "winograd_tile": 2, "reuse_tiles": True, "small": "patches", "batch_split": 1}
 _POLICY = dict(POLICY_DEFAULT)
 
 
@@ -103,15 +102,16 @@ def conv_policy(**choices):
     """Override the fast path's per-op formulation while tracing (benchmarks, tests).
 
     ``forward`` (strided conv, and the data gradient of a transposed conv):
-    ``auto | lax | winograd | im2col | subpixel``; ``transpose`` (transposed conv,
-    and the data gradient of a strided conv): ``auto | lax | subpixel | winograd |
-    im2col | adjoint | phase``; ``wgrad`` (kernel gradients): ``auto | lax |
-    winograd | im2col``. ``auto``: on the CPU, Winograd (for transposed convs of
+    ``auto | lax | winograd | im2col | subpixel | patches``; ``transpose`` (transposed
+    conv, and the data gradient of a strided conv): ``auto | lax | subpixel | winograd |
+    im2col | adjoint | phase | patches``; ``wgrad`` (kernel gradients): ``auto | lax |
+    winograd | im2col | patches``. ``auto``: on the CPU, Winograd (for transposed convs of
     even input size its exact ``adjoint``) where both channel counts are at least
     ``winograd_min_channels``, else ``small``; plain lax on other backends.
-    ``small``: ``auto | lax | im2col | subpixel``; ``auto`` is ``im2col`` where the layer's
-    full-resolution side (the strided conv's input, the transposed conv's output) is at
-    least ``small_im2col_from`` pixels, else ``lax``.
+    ``small``: the formulation of every op of a layer with fewer than ``winograd_min_channels``
+    channels on a side: ``patches`` (one matmul of the k*k*C input patches; XLA:CPU's own kernel
+    gradient of such a layer, a conv with the batch as its feature axis, ran at ~2.5 GFLOP/s,
+    6-8x slower), ``lax``, ``im2col`` or ``subpixel``.
     ``winograd_tile``: ``auto | 2 | 4``, the output tile m of F(m x m, 2 x 2).
     ``reuse_tiles``: keep the transformed input tiles of the forward pass for the
     kernel gradient (and share those of the cotangent between the two gradients).
@@ -274,16 +274,6 @@ def _s2d_ok(kernel, stride: int) -> bool:
     return stride > 1 and k % stride == 0 and kernel.shape[1] == k
 
 
-def _small_layer_choice(op: str, x, stride: int) -> str:
-    """Formulation of a layer with few channels on a side. On a 2-core AVX2 EPYC, im2col made the
-    64 px step 1.18-1.22x faster and the 28/32 px steps no faster (0.97x, 1.01x; NOTES.md)."""
-    choice = _POLICY["small"]
-    if choice != "auto":
-        return choice
-    full_side = x.shape[1] * stride if op == "transpose" else x.shape[1]  # x is the low-res side there
-    return "im2col" if full_side >= _POLICY["small_im2col_from"] else "lax"
-
-
 def _choose(op: str, x, kernel, stride: int) -> str:
     """The formulation of ``op`` for these shapes (see ``conv_policy`` and benchmarks/NOTES.md)."""
     choice = _POLICY[op]
@@ -293,7 +283,7 @@ def _choose(op: str, x, kernel, stride: int) -> str:
         if jax.default_backend() != "cpu":  # cuDNN & co. have fast convs of every kind
             return "lax"
         if min(kernel.shape[2], kernel.shape[3]) < _POLICY["winograd_min_channels"]:
-            return _small_layer_choice(op, x, stride)
+            return _POLICY["small"]
         if op == "transpose" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
             # Even input: the exact transpose of the Winograd strided conv tiles it without
             # padding; the sub-pixel conv has H + 1 outputs per axis, padded to H + 2.
@@ -334,11 +324,28 @@ def _winograd_kernel_grad(tiles, m: int, g, kernel_shape, stride: int, out_hw):
     return dk
 
 
+@jax.named_scope("patches")
+def conv_patches(u, kh: int, kw: int, stride: int, padding: int):
+    """u [B, H, W, C] -> [B, H', W', kh*kw*C]: the input window of every output pixel of
+    ``strided_conv(u, [kh, kw, C, .], stride, padding)``, flattened in the kernel's HWI order."""
+    b, h, w, c = u.shape
+    ho, wo = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
+    up = jnp.pad(u, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    taps = [lax.slice(up, (0, a, d, 0), (b, a + stride * (ho - 1) + 1, d + stride * (wo - 1) + 1, c),
+                      (1, stride, stride, 1)) for a in range(kh) for d in range(kw)]
+    return jnp.concatenate(taps, axis=-1)
+
+
 def conv_forward(u, kernel, stride: int, padding: int, impl: str = "lax"):
-    """:func:`strided_conv` computed by ``impl``: ``lax``, or space-to-depth and then ``winograd``,
-    ``im2col`` or ``subpixel`` (a stride-1 lax conv)."""
+    """:func:`strided_conv` computed by ``impl``: ``lax``; ``patches`` (one matmul of the input's
+    patches, :func:`conv_patches`, with the flattened kernel); or space-to-depth and then
+    ``winograd``, ``im2col`` or ``subpixel`` (a stride-1 lax conv)."""
     if impl == "lax":
         return strided_conv(u, kernel, stride, padding)
+    if impl == "patches":
+        kh, kw, i, o = kernel.shape
+        cols = conv_patches(u, kh, kw, stride, padding)
+        return (cols.reshape(-1, kh * kw * i) @ kernel.reshape(kh * kw * i, o)).reshape(cols.shape[:3] + (o,))
     if impl == "winograd" and kernel.shape[0] == 2 * stride:
         return _winograd_apply(*_winograd_prepare(u, kernel.shape[0], stride, padding)[:2], kernel, stride,
                                _conv_geometry(u.shape, kernel.shape[0], stride, padding)[0])
@@ -350,8 +357,8 @@ def conv_forward(u, kernel, stride: int, padding: int, impl: str = "lax"):
 def conv_transpose_forward(x, kernel, stride: int, padding: int, impl: str = "lax", size=None):
     """:func:`conv_transpose_reference` computed by ``impl``.
 
-    ``lax``: ``lax.conv_transpose``. ``adjoint``: the exact transpose (``jax.linear_transpose``)
-    of the Winograd strided conv. Otherwise sub-pixel: a stride-1 (k/s x k/s)
+    ``lax``: ``lax.conv_transpose``. ``adjoint`` / ``patches``: the exact transpose
+    (``jax.linear_transpose``) of the Winograd / patches strided conv. Otherwise sub-pixel: a stride-1 (k/s x k/s)
     conv of the padded input to s*s*O channels (by ``lax`` for ``subpixel``, or
     ``winograd`` / ``im2col``), then depth-to-space and a crop. ``size`` (H, W)
     asks for a larger output (PyTorch's ``output_padding``): the exact transpose
@@ -360,11 +367,11 @@ def conv_transpose_forward(x, kernel, stride: int, padding: int, impl: str = "la
     b, h, w, _ = x.shape
     s, k = stride, kernel.shape[0]
     ho, wo = (h - 1) * s - 2 * padding + k, (w - 1) * s - 2 * padding + k
-    if impl == "adjoint" or (size is not None and tuple(size) != (ho, wo)
-                             and (impl == "lax" or not _s2d_ok(kernel, stride))):
+    if impl in ("adjoint", "patches") or (size is not None and tuple(size) != (ho, wo)
+                                          and (impl == "lax" or not _s2d_ok(kernel, stride))):
         adjoint = jnp.swapaxes(kernel, 2, 3)
         shape = jax.ShapeDtypeStruct((b, *(size or (ho, wo)), kernel.shape[3]), x.dtype)
-        f_impl = "winograd" if impl == "adjoint" else "lax"
+        f_impl = {"adjoint": "winograd", "patches": "patches"}.get(impl, "lax")
         return jax.linear_transpose(lambda u: conv_forward(u, adjoint, s, padding, f_impl), shape)(x)[0]
     if size is not None:
         ho, wo = size
