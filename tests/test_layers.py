@@ -143,6 +143,8 @@ def test_final_valid_conv_matches_lax(base):
     k = _normal(16, (base, base, 16, 1), 0.1)
     ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 1, 0), u, k)
     assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 1, 0), u, k), ref) <= TOL
+    jaxpr = str(jax.make_jaxpr(lambda a, b: _vjp_all(lambda c, d: layers.strided_conv_fast(c, d, 1, 0), a, b))(u, k))
+    assert "conv_general_dilated" not in jaxpr and "dot_general" in jaxpr  # one matmul, both ways
 
 
 def test_conv_general_dilated_fast_falls_back_to_lax():

@@ -60,6 +60,8 @@ VARIANTS = {
     "auto-unroll4": ("library default, 4 steps per call, scan unrolled", {}, -4),
     "auto-split2": ("auto, every fast conv on two independent halves of the batch", {"batch_split": 2}, 1),
     "auto-split4": ("auto, every fast conv on four independent quarters of the batch", {"batch_split": 4}, 1),
+    "fullwin-lax": ("auto, D's last layer (kernel = whole input) the lax conv instead of one matmul",
+                    {"full_window_matmul": False}, 1),
     "auto-nodonate": ("library default without donating the state buffers", {}, 0),
 }
 
