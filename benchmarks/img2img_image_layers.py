@@ -1,5 +1,5 @@
-"""One 64 px pix2pix train step (UNet + PatchGAN) with the 3-channel image layers by im2col (the
-default from a 64 px side) against the plain lax ops; interleaved, medians (benchmarks/NOTES.md).
+"""One 64 px pix2pix train step (UNet + PatchGAN) with the 3-channel image layers by the default
+patches matmul against im2col and the plain lax ops; interleaved, medians (benchmarks/NOTES.md).
 
     python benchmarks/img2img_image_layers.py --config pix2pix_denoise --rounds 8
 """
@@ -32,7 +32,8 @@ def main() -> None:
             step = jax.jit(make_img2img_step(config)).lower(state, batch).compile()
         return lambda: jax.block_until_ready(step(state, batch))
 
-    runs = {"default": one_step({}), "small-lax": one_step({"small": "lax"})}
+    runs = {"default": one_step({}), "small-im2col": one_step({"small": "im2col"}),
+            "small-lax": one_step({"small": "lax"})}
     for name, t in interleaved_times(runs, args.rounds, warmup=1).items():
         print(f"{args.config}, batch {b}: {name} {1000 * statistics.median(t):.0f} ms per step "
               f"(min {1000 * min(t):.0f}, max {1000 * max(t):.0f})")
