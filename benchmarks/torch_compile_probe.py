@@ -1,4 +1,4 @@
-"""Which memory layout and inductor settings let the PyTorch reference step run under ``torch.compile``, and agree with eager?
+"""Which memory layout and inductor settings let the PyTorch reference step run under torch.compile?
 
 On CUDA, torch.compile of the reference DCGAN step failed inside inductor's ``convolution_backward``
 (a stride assertion, ``benchmarks/RESULTS.md``). This tries candidate ``torch.compile(options=...)``
@@ -79,7 +79,8 @@ def main(argv=None) -> int:
         try:
             r = try_options(config, layout, options, device)
         except Exception as e:  # noqa: BLE001 - the point is to see which settings fail
-            print(f"  {layout}, options {options}: FAILED {type(e).__name__}: {str(e).splitlines()[0][:300]}", flush=True)
+            why = str(e).splitlines()[0][:300]
+            print(f"  {layout}, options {options}: FAILED {type(e).__name__}: {why}", flush=True)
             continue
         ok = max(r["d_loss"], r["g_loss"], r["g_params"]) <= args.tolerance
         print(f"  {layout}, options {options}: ran; compiled vs eager relative: d_loss {r['d_loss']:.1e}, "
@@ -88,7 +89,8 @@ def main(argv=None) -> int:
         if ok:
             if args.out:
                 with open(args.out, "w") as f:
-                    f.write(" ".join([f"--torch-layout {layout}"] + [f"--inductor {k}={v}" for k, v in options.items()]))
+                    args_ = [f"--torch-layout {layout}"] + [f"--inductor {k}={v}" for k, v in options.items()]
+                    f.write(" ".join(args_))
             return 0
     return 1
 
