@@ -169,24 +169,28 @@ def test_conv_policy_rejects_unknown_keys_and_restores():
 
 def test_image_layers_use_patches_and_match_lax():
     """The layers with 1-3 channels on a side (D's first conv, G's last transposed conv) compute
-    every op with one patches matmul, at every size; the default path equals lax."""
+    their kernel gradient with one patches matmul and the rest with lax, at every size; the
+    default path, and patches for every op, equal lax."""
     choose = layers._choose
     k_d, k_g = jnp.zeros((4, 4, 3, 8)), jnp.zeros((4, 4, 8, 3))  # D: 3 -> 8; G's convT: 8 -> 3
     for side in (28, 32, 64):
         full, low = jnp.zeros((1, side, side, 3)), jnp.zeros((1, side // 2, side // 2, 8))
-        assert choose("forward", full, k_d, 2) == "patches", side  # D's conv, and G's convT data gradient
+        assert choose("forward", full, k_d, 2) == "lax", side  # D's conv, and G's convT data gradient
         assert choose("wgrad", full, k_d, 2) == "patches", side
-        assert choose("transpose", low, k_g, 2) == "patches", side  # G's convT, and D's conv data gradient
+        assert choose("wgrad", low, k_g, 2) == "patches", side  # G's convT (its adjoint's kernel gradient)
+        assert choose("transpose", low, k_g, 2) == "lax", side  # G's convT, and D's conv data gradient
     assert choose("forward", jnp.zeros((1, 64, 64, 8)), jnp.zeros((4, 4, 8, 16)), 2) == "winograd"
     with layers.conv_policy(small="lax"):
         assert choose("wgrad", jnp.zeros((1, 64, 64, 3)), k_d, 2) == "lax"
-    for side, c in ((28, 1), (64, 3)):
-        u, k = _normal(3, (2, side, side, c)), _normal(4, (4, 4, c, 8), 0.1)
-        ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
-        assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k), ref) <= TOL
-        x, kt = _normal(5, (2, side // 2, side // 2, 8)), _normal(6, (4, 4, 8, c), 0.1)
-        ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), x, kt)
-        assert rel_diff(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, kt), ref) <= TOL
+    for policy in ({}, {"small": "patches"}):
+        with layers.conv_policy(**policy):
+            for side, c in ((28, 1), (64, 3)):
+                u, k = _normal(3, (2, side, side, c)), _normal(4, (4, 4, c, 8), 0.1)
+                ref = _vjp_all(lambda a, b: layers.strided_conv(a, b, 2, 1), u, k)
+                assert rel_diff(_vjp_all(lambda a, b: layers.strided_conv_fast(a, b, 2, 1), u, k), ref) <= TOL
+                x, kt = _normal(5, (2, side // 2, side // 2, 8)), _normal(6, (4, 4, 8, c), 0.1)
+                ref = _vjp_all(lambda a, b: layers.conv_transpose_reference(a, b, 2, 1), x, kt)
+                assert rel_diff(_vjp_all(lambda a, b: layers.conv_transpose_fast(a, b, 2, 1), x, kt), ref) <= TOL
 
 
 def test_conv_patches_layout():

@@ -36,7 +36,8 @@ VARIANTS = {
     "wino-min8": ("Winograd where min(I, O) >= 8, else lax", {"winograd_min_channels": 8}, 1),
     "small-lax": ("auto, the plain lax ops for the layers with < 8 channels on a side (default at 28/32 px "
                   "before 2026-11-27)", {"small": "lax"}, 1),
-    "small-patches": ("auto, one patches matmul for every op of the layers with < 8 channels on a side",
+    "small-patches": ("auto, one patches matmul for every op of the layers with < 8 channels on a side (not only "
+                      "the kernel gradient)",
                       {"small": "patches"}, 1),
     "small-im2col": ("auto, im2col (shifted matmuls) for the layers with < 8 channels on a side (default at "
                      "64 px on 2026-11-27)",

@@ -14,8 +14,8 @@ and kernel gradient uses the formulation that XLA:CPU runs fastest
   conv is the exact transpose of that (even sizes) or a sub-pixel stride-1 conv
   + depth-to-space (odd sizes);
 * layers with fewer than 8 channels on a side (the image's own layers: 1 or 3
-  channels) compute each op as one matmul with the input's k*k*C patches
-  (``conv_patches``); the transposed conv and the data gradient are its exact transpose;
+  channels) compute their kernel gradient as one matmul with the input's k*k*C
+  patches (``conv_patches``), and the rest with the plain ``lax`` ops;
 * other strides/kernels, and every backend but the CPU, use the plain ``lax`` ops;
 * a 1x1 input (the generator's projection layer) becomes a single matmul, and so
   does a kernel covering its whole unpadded input (the discriminator's last layer).
@@ -94,7 +94,8 @@ def conv_transpose_reference(x, kernel, stride: int, padding: int):
 # choices were measured on XLA:CPU (benchmarks/NOTES.md).
 
 POLICY_DEFAULT = {"forward": "auto", "transpose": "auto", "wgrad": "auto", "winograd_min_channels": 8,
-                  "winograd_tile": 2, "reuse_tiles": True, "small": "patches", "batch_split": 1,
+                  "winograd_tile": 2, "reuse_tiles": True, "small": {"forward": "lax", "transpose": "lax", "wgrad": "patches"},
+                  "batch_split": 1,
                   "full_window_matmul": True}
 _POLICY = dict(POLICY_DEFAULT)
 
@@ -110,10 +111,11 @@ def conv_policy(**choices):
     winograd | im2col | patches``. ``auto``: on the CPU, Winograd (for transposed convs of
     even input size its exact ``adjoint``) where both channel counts are at least
     ``winograd_min_channels``, else ``small``; plain lax on other backends.
-    ``small``: the formulation of every op of a layer with fewer than ``winograd_min_channels``
-    channels on a side: ``patches`` (one matmul of the k*k*C input patches; XLA:CPU's own kernel
-    gradient of such a layer, a conv with the batch as its feature axis, ran at ~2.5 GFLOP/s,
-    6-8x slower), ``lax``, ``im2col`` or ``subpixel``.
+    ``small``: the formulation of the ops of a layer with fewer than ``winograd_min_channels``
+    channels on a side, one for all (``lax | im2col | subpixel | patches``) or a dict op -> one.
+    Default: ``patches`` (one matmul of the k*k*C input patches) for the kernel gradient, whose
+    XLA:CPU form (a conv with the batch as its feature axis) ran at ~2.5 GFLOP/s, 6-8x slower;
+    ``lax`` for the rest (patches there were no faster in the whole step, and compile longer).
     ``winograd_tile``: ``auto | 2 | 4``, the output tile m of F(m x m, 2 x 2).
     ``reuse_tiles``: keep the transformed input tiles of the forward pass for the
     kernel gradient (and share those of the cotangent between the two gradients).
@@ -286,7 +288,8 @@ def _choose(op: str, x, kernel, stride: int) -> str:
         if jax.default_backend() != "cpu":  # cuDNN & co. have fast convs of every kind
             return "lax"
         if min(kernel.shape[2], kernel.shape[3]) < _POLICY["winograd_min_channels"]:
-            return _POLICY["small"]
+            small = _POLICY["small"]
+            return small[op] if isinstance(small, dict) else small
         if op == "transpose" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
             # Even input: the exact transpose of the Winograd strided conv tiles it without
             # padding; the sub-pixel conv has H + 1 outputs per axis, padded to H + 2.
