@@ -1,5 +1,5 @@
-"""One 64 px pix2pix train step (UNet + PatchGAN) with the 3-channel image layers by the default
-patches matmul against im2col and the plain lax ops; interleaved, medians (benchmarks/NOTES.md).
+"""One 64 px pix2pix train step (UNet + PatchGAN), its 3-channel image layers by the default (kernel
+gradient by a patches matmul), im2col, or the plain lax ops; interleaved, medians (benchmarks/NOTES.md).
 
     python benchmarks/img2img_image_layers.py --config pix2pix_denoise --rounds 8
 """
