@@ -112,7 +112,8 @@ def conv_policy(**choices):
     even input size its exact ``adjoint``) where both channel counts are at least
     ``winograd_min_channels``, else ``small``; plain lax on other backends.
     ``small``: the formulation of the ops of a layer with fewer than ``winograd_min_channels``
-    channels on a side, one for all (``lax | im2col | subpixel | patches``) or a dict op -> one.
+    channels on a side, one for all (``lax | im2col | subpixel | patches``) or a dict op -> one
+    (ops it leaves out: ``lax``).
     Default: ``patches`` (one matmul of the k*k*C input patches) for the kernel gradient, whose
     XLA:CPU form (a conv with the batch as its feature axis) ran at ~2.5 GFLOP/s, 6-8x slower;
     ``lax`` for the rest (patches there were no faster in the whole step, and compile longer).
@@ -289,7 +290,7 @@ def _choose(op: str, x, kernel, stride: int) -> str:
             return "lax"
         if min(kernel.shape[2], kernel.shape[3]) < _POLICY["winograd_min_channels"]:
             small = _POLICY["small"]
-            return small[op] if isinstance(small, dict) else small
+            return small.get(op, "lax") if isinstance(small, dict) else small
         if op == "transpose" and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
             # Even input: the exact transpose of the Winograd strided conv tiles it without
             # padding; the sub-pixel conv has H + 1 outputs per axis, padded to H + 2.
