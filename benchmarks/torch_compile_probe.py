@@ -37,17 +37,17 @@ def try_options(config, layout: str, options: dict, device: str) -> dict:
 
     torch._dynamo.reset()
     state = init_state(config)
-    cuda = layout == "channels_last"
+    channels_last = layout == "channels_last"
     refs = {}
     for name, compile in (("eager", False), ("compile", True)):
-        ref = TorchDCGAN(config, compile=compile, device=device, channels_last=cuda,
+        ref = TorchDCGAN(config, compile=compile, device=device, channels_last=channels_last,
                          compile_options=options or None)
         ref.load_state(state)
         refs[name] = ref
     gen = torch.Generator(device=device).manual_seed(0)
     real = torch.rand(config.batch_size, config.channels, config.resolution, config.resolution,
                       generator=gen, device=device) * 2 - 1
-    if cuda:
+    if channels_last:
         real = real.contiguous(memory_format=torch.channels_last)
     z = torch.randn(config.batch_size, config.z_dim, generator=gen, device=device)
     t = time.perf_counter()
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     p.add_argument("--setting", default="dcgan28:128")
     p.add_argument("--device", default="auto", help="cpu, cuda or auto")
     p.add_argument("--tolerance", type=float, default=1e-2)
-    p.add_argument("--out", help="write the first working setting here as --inductor arguments")
+    p.add_argument("--out", help="write the first working setting here as --torch-layout / --inductor arguments")
     args = p.parse_args(argv)
 
     import torch

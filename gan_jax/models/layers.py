@@ -94,9 +94,9 @@ def conv_transpose_reference(x, kernel, stride: int, padding: int):
 # choices were measured on XLA:CPU (benchmarks/NOTES.md).
 
 POLICY_DEFAULT = {"forward": "auto", "transpose": "auto", "wgrad": "auto", "winograd_min_channels": 8,
-                  "winograd_tile": 2, "reuse_tiles": True, "small": {"forward": "lax", "transpose": "lax", "wgrad": "patches"},
-                  "batch_split": 1,
-                  "full_window_matmul": True}
+                  "winograd_tile": 2, "reuse_tiles": True,
+                  "small": {"forward": "lax", "transpose": "lax", "wgrad": "patches"},
+                  "batch_split": 1, "full_window_matmul": True}
 _POLICY = dict(POLICY_DEFAULT)
 
 
