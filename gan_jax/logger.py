@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import numpy as np
 
@@ -20,8 +21,7 @@ class MetricsLog:
         self._file = open(self.path, "a")
         self._tb = None
         if tensorboard:
-            from tensorboardX import SummaryWriter
-            self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+            self._tb = summary_writer_class()(os.path.join(workdir, "tensorboard"))
 
     def scalars(self, step: int, values: dict) -> None:
         record = {"step": int(step), **{k: float(v) for k, v in values.items()}}
@@ -39,6 +39,26 @@ class MetricsLog:
         self._file.close()
         if self._tb is not None:
             self._tb.close()
+
+
+def summary_writer_class():
+    """tensorboardX's ``SummaryWriter``, imported without importing torch.
+
+    tensorboardX's writer module runs ``import torch`` (only to accept torch tensors);
+    with torch installed that alone took ~1 s of a run's start-up (2.6 s on a slow
+    2-core machine). We log Python floats and numpy arrays, so while tensorboardX
+    is imported, ``import torch`` fails; torch imports normally afterwards.
+    """
+    if "torch" in sys.modules or "tensorboardX" in sys.modules:
+        from tensorboardX import SummaryWriter
+        return SummaryWriter
+    sys.modules["torch"] = None  # an import of a module set to None raises ImportError
+    try:
+        from tensorboardX import SummaryWriter
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
+    return SummaryWriter
 
 
 def read(path: str) -> list[dict]:

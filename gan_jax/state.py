@@ -10,6 +10,7 @@ that jit, pmap, sharding and checkpoints all handle.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 from typing import Any
 
@@ -124,6 +125,25 @@ def init_state(config, seed: int | None = None) -> GANState:
         return jax.tree.map(lambda *xs: jnp.stack(xs), *(init_state(members[0], m.seed) for m in members))
     seed = config.seed if seed is None else seed
     return _jitted_init(config)(jax.random.PRNGKey(seed))
+
+
+def init_state_async(config, seed: int | None = None) -> tuple[concurrent.futures.Future, GANState]:
+    """``init_state(config, seed)`` finishing in a worker thread, and its shapes (``abstract_state``).
+
+    The init is traced and lowered in the calling thread, then compiled and run in the
+    worker. XLA compiles without holding the GIL, so the caller can meanwhile trace other
+    programs, as ``gan-jax train`` does with the train step (see ``benchmarks/NOTES.md``).
+    """
+    pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="init_state")
+    try:
+        if config.population > 1:
+            return pool.submit(init_state, config, seed), abstract_state(config)
+        key = jax.random.PRNGKey(config.seed if seed is None else seed)
+        init = _jitted_init(config)
+        lowered = init.lower(key)
+        return pool.submit(lambda: lowered.compile()(key)), jax.eval_shape(init, key)
+    finally:
+        pool.shutdown(wait=False)  # the submitted init still runs to the end
 
 
 def abstract_state(config) -> GANState:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import signal
 import sys
@@ -22,7 +23,7 @@ from gan_jax.checkpoint import Checkpoints, signature
 from gan_jax.errors import UserError
 from gan_jax.logger import MetricsLog
 from gan_jax.parallel import make_parallel_step, member_state, stack_trees
-from gan_jax.state import NONFINITE_BITS, GANState, abstract_state, init_state
+from gan_jax.state import NONFINITE_BITS, GANState, abstract_state, init_state, init_state_async
 from gan_jax.step import make_train_step
 
 
@@ -36,14 +37,17 @@ class TrainResult:
     stopped_by_signal: str | None
     last_metrics: dict
     seconds: float
+    first_step_at: float | None = None  # time.time() when this run's first call finished (compile included)
 
 
 def describe_nonfinite(what: int) -> str:
     return ", ".join(name for bit, name in NONFINITE_BITS.items() if what & bit) or "unknown"
 
 
+@functools.lru_cache(maxsize=16)
 def _grid_latents(config) -> jax.Array:
-    # Fixed for the whole run (and across resumes): derived from the seed alone.
+    # Fixed for the whole run (and across resumes): derived from the seed alone. Drawn at the
+    # first sample grid, not at start-up: the draw compiles a program (~0.3 s).
     return jax.random.normal(jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A4D),
                              (config.grid_size, config.z_dim))
 
@@ -201,14 +205,17 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
 
     ckpts = Checkpoints(wd.checkpoint_dir(workdir), keep=config.keep_checkpoints)
     sig = signature(config)
+    fresh_state = None
     if ckpts.steps():
         state, _ = ckpts.restore(abstract_state(config), sig)
         for moved in ckpts.quarantine_damaged():
             _print(f"warning: unreadable checkpoint moved to {moved}")
         _print(f"resuming {workdir} from step {int(np.ravel(state.step)[0])}")
+        start = int(np.ravel(state.step)[0])
     else:
-        state = init_state(config)
-    start = int(np.ravel(state.step)[0])
+        # Built in a thread while the rest of the set-up runs; `state` is its shapes until then.
+        fresh_state, state = init_state_async(config)
+        start = 0
     if start % k:
         raise UserError(f"steps_per_call={k}: the run in {workdir} is at step {start}, not a multiple of it")
     if primary:
@@ -220,7 +227,6 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
     out_dirs = [workdir] if len(members) == 1 else [wd.prepare(os.path.join(workdir, "members", str(i)))
                                                    for i in range(len(members))]
     logs = [MetricsLog(d, start_step=start) if primary else _NoLog() for d in out_dirs]
-    grid_z = [_grid_latents(m) for m in members]
 
     def write_samples(host_state, step):
         if not primary:
@@ -230,7 +236,8 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
             # one is numpy indexing, not an eager program over every (forced CPU) device.
             host_state = jax.device_get(host_state)
         for i, log in enumerate(logs):
-            imgs, ncol = sampling.grid(members[i], member_state(host_state, i, len(members)), grid_z[i])
+            imgs, ncol = sampling.grid(members[i], member_state(host_state, i, len(members)),
+                                       _grid_latents(members[i]))
             images.save_grid(imgs, os.path.join(out_dirs[i], "samples", f"step_{step:07d}.png"), ncol)
             log.image(step, "samples", images.make_grid(imgs, ncol))
 
@@ -266,8 +273,6 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                    file=sys.stderr, desc="train")
     pending: list[dict] = []
     t_log, step_log = time.time(), start
-    device_state = runner.put_state(state)
-    del state
     with contextlib.ExitStack() as stack:
         for log in logs:
             stack.callback(log.close)
@@ -285,14 +290,21 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
             return runner.put_batch(stack_trees(per_member) if len(members) > 1 else per_member[0])
 
         batch = next_call()
+        if fresh_state is not None:
+            if runner.mode == "jit":  # trace the step (Python) while the init compiles (XLA)
+                runner.step.lower(state, batch)
+            state = fresh_state.result()
+        device_state = runner.put_state(state)
+        del state
         step = start
         while step < config.steps and not stop.received:
             device_state, metrics = runner.step(device_state, batch)
             step += k
             if step < config.steps:
                 batch = next_call()  # overlaps with the step in flight
-            if runner.one_call_in_flight:
+            if runner.one_call_in_flight or result.first_step_at is None:
                 jax.block_until_ready(metrics)
+                result.first_step_at = result.first_step_at or time.time()
             pending.append(metrics)
             if bar is not None:
                 bar.update(k)
@@ -329,5 +341,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
         _print(f"stopped by {result.stopped_by_signal} after step {step}; checkpoint saved in "
                f"{wd.checkpoint_dir(workdir)}; run the same command again to continue")
     else:
-        _print(f"done: {step} steps in {result.seconds:.0f}s; samples in {workdir}/samples")
+        first = (f" (the first after {result.first_step_at - t_start:.1f}s: set-up and compilation)"
+                 if result.first_step_at else "")
+        _print(f"done: {step} steps in {result.seconds:.0f}s{first}; samples in {workdir}/samples")
     return result

@@ -1,14 +1,18 @@
 """Cold start: process start -> first completed ``dcgan_mnist`` train step, in fresh processes.
 
-Each run is a new Python process (``sys.executable -c ...``) that imports gan_jax,
-loads the embedded MNIST-5k, builds the state (jitted init) and the jitted step
-as ``gan-jax train`` does (``make_parallel_step``), and runs one step. Modes:
+Each run is a new Python process (``sys.executable -c ...``). ``--path cli`` (default)
+runs what ``gan-jax train --steps 1`` runs (``gan_jax.cli.run_train``: run folder,
+logs, data, state, compiled step) and reads when its first step finished
+(``TrainResult.first_step_at``). ``--path library`` runs only the core of it, with
+a time for each phase: import, load the embedded MNIST-5k, build the state (jitted
+init), compile and run one step (``make_parallel_step``). Modes:
 
 * ``no-cache``    no persistent compilation cache
 * ``cache-cold``  ``jax_compilation_cache_dir`` set to an empty folder (the first run ever)
 * ``cache-warm``  the same folder again (every later run)
 
     python benchmarks/cold_start.py --repeats 3 --json cold.json
+    python benchmarks/cold_start.py --repeats 3 --path library
 """
 from __future__ import annotations
 
@@ -21,7 +25,21 @@ import sys
 import tempfile
 import time
 
-CHILD = r"""
+CLI_CHILD = r"""
+import os, sys, time, json, tempfile
+t_start = float(sys.argv[1])
+marks = {"python_start": time.time() - t_start}
+os.environ["JAX_COMPILATION_CACHE_DIR"] = sys.argv[2]  # empty: no persistent cache
+from gan_jax import cli
+import gan_jax.train
+marks["imports"] = time.time() - t_start
+with tempfile.TemporaryDirectory() as tmp:
+    result = cli.run_train(["--workdir", os.path.join(tmp, "run"), "--steps", "1", "--no-progress"])
+marks["first_step"] = result.first_step_at - t_start
+print("MARKS " + json.dumps(marks))
+"""
+
+LIBRARY_CHILD = r"""
 import os, sys, time, json
 t_start = float(sys.argv[1])
 marks = {"python_start": time.time() - t_start}
@@ -53,10 +71,15 @@ print("MARKS " + json.dumps(marks))
 """
 
 
-def run_once(cache: str, env=None) -> dict:
+CHILDREN = {"cli": CLI_CHILD, "library": LIBRARY_CHILD}
+PHASES = {"cli": ["python_start", "imports", "first_step", "process_exit"],
+          "library": ["python_start", "imports", "data", "init_state", "first_step", "process_exit"]}
+
+
+def run_once(cache: str, env=None, path: str = "cli") -> dict:
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILD, repr(t0), cache], capture_output=True, text=True,
-                         env=env)
+    out = subprocess.run([sys.executable, "-c", CHILDREN[path], repr(t0), cache], capture_output=True,
+                         text=True, env=env)
     wall = time.time() - t0
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("MARKS ")), None)
     if out.returncode or line is None:
@@ -70,6 +93,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--modes", default="no-cache,cache-cold,cache-warm")
+    p.add_argument("--path", choices=sorted(CHILDREN), default="cli",
+                   help="cli: what `gan-jax train` runs (default); library: its core, phase by phase")
     p.add_argument("--json")
     args = p.parse_args(argv)
     env = dict(os.environ)
@@ -84,18 +109,18 @@ def main(argv=None) -> int:
                 elif mode == "cache-warm":
                     cache = os.path.join(tmp, "warm")
                     if not os.path.isdir(cache):
-                        run_once(cache, env)  # populate it once
-                results.setdefault(mode, []).append(run_once(cache, env))
+                        run_once(cache, env, args.path)  # populate it once
+                results.setdefault(mode, []).append(run_once(cache, env, args.path))
                 print(f"{mode} #{i}: first step done {results[mode][-1]['first_step']:.2f} s after start",
                       file=sys.stderr, flush=True)
-    phases = ["python_start", "imports", "data", "init_state", "first_step", "process_exit"]
+    phases = PHASES[args.path]
     print("| mode | " + " | ".join(f"{ph} (s)" for ph in phases) + " |")
     print("|---|" + "---|" * len(phases))
     for mode, runs in results.items():
         med = {ph: statistics.median(r[ph] for r in runs) for ph in phases}
         print(f"| {mode} | " + " | ".join(f"{med[ph]:.2f}" for ph in phases) + " |")
-    print(f"\nmedians of {args.repeats} fresh processes; times are since the parent launched the "
-          f"process (cumulative); first_step = the first dcgan_mnist step completed.")
+    print(f"\n`--path {args.path}`: medians of {args.repeats} fresh processes; times are since the parent "
+          f"launched the process (cumulative); first_step = the first dcgan_mnist step completed.")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
