@@ -29,6 +29,7 @@ _EXPORTS = {
     "GANState": "gan_jax.state",
     "abstract_state": "gan_jax.state",
     "init_state": "gan_jax.state",
+    "init_state_async": "gan_jax.state",
     "make_optimizers": "gan_jax.state",
     "make_sample_fn": "gan_jax.step",
     "make_train_step": "gan_jax.step",
