@@ -152,6 +152,19 @@ class ParallelStep:
     population: int = 1
     # Wait for each call before dispatching the next (see :func:`_one_call_in_flight`).
     one_call_in_flight: bool = False
+    # The device state's sharding under sharding/shard_map (None: one device, or pmap).
+    state_sharding: Any = None
+
+    def lower_ahead(self, abstract_state, device_batch) -> None:
+        """Trace and lower ``step`` for a state of these shapes before the state exists, so
+        that the first call only compiles (``jit``, ``sharding``, ``shard_map``; nothing under
+        ``pmap``). ``gan-jax train`` does this while the init compiles in another thread."""
+        if self.mode == "pmap":
+            return
+        if self.state_sharding is not None:
+            abstract_state = jax.tree.map(
+                lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.state_sharding), abstract_state)
+        self.step.lower(abstract_state, device_batch)
 
     def check_batch_size(self, batch_size: int) -> None:
         if self.population > 1:
@@ -216,7 +229,7 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
                         put_state=lambda s: _put_global(s, state_sharding),
                         put_batch=lambda b: _put_local_rows(b, batch_sharding),
                         get_state=_to_host, get_metrics=_to_host, steps_per_call=k, population=p,
-                        one_call_in_flight=_one_call_in_flight())
+                        one_call_in_flight=_one_call_in_flight(), state_sharding=state_sharding)
 
 
 def _one_call_in_flight() -> bool:

@@ -291,8 +291,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
 
         batch = next_call()
         if fresh_state is not None:
-            if runner.mode == "jit":  # trace the step (Python) while the init compiles (XLA)
-                runner.step.lower(state, batch)
+            runner.lower_ahead(state, batch)  # traces the step (Python) while the init compiles (XLA)
             state = fresh_state.result()
         device_state = runner.put_state(state)
         del state

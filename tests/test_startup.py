@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gan_jax.checkpoint import Checkpoints
+from gan_jax.parallel import ParallelStep
 from gan_jax.state import abstract_state, init_state, init_state_async
 from gan_jax.train import train
 
@@ -28,23 +29,31 @@ def test_init_state_async_is_init_state(tiny_config, population):
         jax.tree.map(lambda a: (a.shape, a.dtype), abstract_state(config))
 
 
-def test_fresh_run_lowers_its_step_once_while_the_init_compiles(tiny_config, tmp_path):
-    """The step lowered ahead for the state's shapes is the one the first call runs: a
-    mismatch (shardings, weak types) would lower it a second time."""
-    lowered = []
+@pytest.mark.parametrize("parallel", ["jit", "sharding", "shard_map"])
+def test_fresh_run_lowers_its_step_once_while_the_init_compiles(tiny_config, tmp_path, monkeypatch, parallel):
+    """The step is lowered ahead (``ParallelStep.lower_ahead``) for the state's shapes, and the
+    first call runs that lowering: a mismatch (shardings, weak types) would lower it again."""
+    lowered, ahead = [], []
 
     def listen(name, secs, fun_name="", **kw):
         if name == "/jax/core/compile/jaxpr_to_mlir_module_duration":
             lowered.append(fun_name)
 
+    def lower_ahead(self, abstract_state, device_batch):
+        original(self, abstract_state, device_batch)
+        ahead.append(lowered.count("jit(step)"))
+
+    original = ParallelStep.lower_ahead
+    monkeypatch.setattr(ParallelStep, "lower_ahead", lower_ahead)
     jax.monitoring.register_event_duration_secs_listener(listen)
     try:
         t0 = time.time()
-        result = train(dataclasses.replace(tiny_config, parallel="jit", steps=2), str(tmp_path / "run"),
+        result = train(dataclasses.replace(tiny_config, parallel=parallel, steps=2), str(tmp_path / "run"),
                        progress=False)
     finally:
         jax.monitoring.unregister_event_duration_listener(listen)
-    assert lowered.count("jit(step)") == 1, lowered
+    assert ahead == [1], (ahead, lowered)  # lowered once, ahead of the state
+    assert lowered.count("jit(step)") == 1, lowered  # and not again by the calls
     assert t0 < result.first_step_at < time.time()
 
 
