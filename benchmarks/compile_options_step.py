@@ -1,10 +1,10 @@
-"""Step time of the dcgan_mnist train step compiled with different XLA options, interleaved.
+"""Step time of the dcgan_mnist train step under ``compile_levers.py``'s variants, interleaved.
 
-Compiles one step per option set, then alternates them step by step for ``--rounds``
+Compiles one step per variant, then alternates them step by step for ``--rounds``
 rounds (order reversed every other round) and prints each one's median and its median
 paired ratio to the first.
 
-    python benchmarks/compile_options_step.py --variants O3,O2,O1 --rounds 60
+    python benchmarks/compile_options_step.py --variants default,O2,O1 --rounds 60
 """
 import argparse
 import statistics
@@ -13,17 +13,15 @@ import time
 import jax
 import numpy as np
 
+from compile_levers import VARIANTS  # benchmarks/, the script's own folder
 from gan_jax import configs
 from gan_jax.state import init_state
 from gan_jax.step import make_train_step
 
-OPTIONS = {"O3": {}, "O2": {"xla_backend_optimization_level": 2}, "O1": {"xla_backend_optimization_level": 1},
-           "noemit": {"xla_cpu_use_fusion_emitters": False}}
-
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--variants", default="O3,O2,O1")
+    p.add_argument("--variants", default="default,O2,O1", help=f"of {', '.join(VARIANTS)}")
     p.add_argument("--rounds", type=int, default=40)
     args = p.parse_args(argv)
     config = configs.get("dcgan_mnist")
@@ -34,9 +32,11 @@ def main(argv=None):
     names = args.variants.split(",")
     compiled, states, times = {}, {}, {k: [] for k in names}
     for k in names:
-        low = jax.jit(make_train_step(config), donate_argnums=0).lower(state, batch)
-        t = time.perf_counter()
-        compiled[k] = low.compile(compiler_options=OPTIONS[k]) if OPTIONS[k] else low.compile()
+        ctx, opts = VARIANTS[k]
+        with ctx():
+            low = jax.jit(make_train_step(config), donate_argnums=0).lower(state, batch)
+            t = time.perf_counter()
+            compiled[k] = low.compile(compiler_options=opts) if opts else low.compile()
         print(f"{k}: compile {time.perf_counter() - t:.2f} s", flush=True)
         states[k] = jax.tree.map(lambda x: x.copy(), state)
         for _ in range(2):  # warm-up
