@@ -6,28 +6,30 @@ cached), then times a few steps of it; medians over rounds. Variants:
 * ``default``  the library's step
 * ``O1`` / ``O2``  LLVM optimisation level 1 / 2 (default 3)
 * ``noemit``  XLA's legacy loop emitters (``xla_cpu_use_fusion_emitters=false``)
-* ``lax``  every conv as the plain lax op (``layers.plain_convs``)
-* ``gather``  the kernel-gradient patches (``layers.conv_patches``) as one gather
+* ``lax``  every conv as the plain lax op (``fast_conv=False``)
+* ``gather``  the kernel-gradient patches (``gan_jax.ops.conv_patches``) as one gather
 
     python benchmarks/compile_levers.py --variants default,O2,noemit,gather --rounds 5
 """
 import argparse
+import dataclasses
 import contextlib
 import statistics
 import time
+from unittest import mock
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from gan_jax import configs
-from gan_jax.models import layers
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.ops import formulations
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 
 
 def conv_patches_gather(u, kh, kw, stride, padding):
-    """``layers.conv_patches`` as one gather: [B, H, W, C] -> [B, H', W', kh*kw*C]."""
+    """``gan_jax.ops.conv_patches`` as one gather: [B, H, W, C] -> [B, H', W', kh*kw*C]."""
     b, h, w, c = u.shape
     ho, wo = (h + 2 * padding - kh) // stride + 1, (w + 2 * padding - kw) // stride + 1
     up = jnp.pad(u, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
@@ -36,23 +38,14 @@ def conv_patches_gather(u, kh, kw, stride, padding):
     return up[:, rows, cols, :].reshape(b, ho, wo, kh * kw * c)
 
 
-@contextlib.contextmanager
-def patched_patches(fn):
-    old = layers.conv_patches
-    layers.conv_patches = fn
-    try:
-        yield
-    finally:
-        layers.conv_patches = old
-
-
+# name -> (context the step is built in, XLA compiler options, config changes)
 VARIANTS = {
-    "default": (contextlib.nullcontext, None),
-    "O1": (contextlib.nullcontext, {"xla_backend_optimization_level": 1}),
-    "O2": (contextlib.nullcontext, {"xla_backend_optimization_level": 2}),
-    "noemit": (contextlib.nullcontext, {"xla_cpu_use_fusion_emitters": False}),
-    "lax": (lambda: layers.plain_convs(True), None),
-    "gather": (lambda: patched_patches(conv_patches_gather), None),
+    "default": (contextlib.nullcontext, None, {}),
+    "O1": (contextlib.nullcontext, {"xla_backend_optimization_level": 1}, {}),
+    "O2": (contextlib.nullcontext, {"xla_backend_optimization_level": 2}, {}),
+    "noemit": (contextlib.nullcontext, {"xla_cpu_use_fusion_emitters": False}, {}),
+    "lax": (contextlib.nullcontext, None, {"fast_conv": False}),
+    "gather": (lambda: mock.patch.object(formulations, "conv_patches", conv_patches_gather), None, {}),
 }
 
 
@@ -69,10 +62,10 @@ def main(argv=None):
     res = {k: {"lower": [], "compile": [], "compile_cpu": [], "step_ms": []} for k in names}
     for r in range(args.rounds):
         for k in names:
-            ctx, opts = VARIANTS[k]
+            ctx, opts, changes = VARIANTS[k]
             with ctx():
                 t0 = time.perf_counter()
-                low = jax.jit(make_train_step(config), donate_argnums=0).lower(state, batch)
+                low = jax.jit(make_train_step(dataclasses.replace(config, **changes)), donate_argnums=0).lower(state, batch)
                 t1, c0 = time.perf_counter(), time.process_time()
                 compiled = low.compile(compiler_options=opts) if opts else low.compile()
                 t2, c1 = time.perf_counter(), time.process_time()

@@ -15,8 +15,8 @@ import numpy as np
 
 from compile_levers import VARIANTS  # benchmarks/, the script's own folder
 from gan_jax import configs
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 
 
 def main(argv=None):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import glob
 import gzip
 import json
@@ -41,17 +42,17 @@ def main(argv=None) -> int:
     import jax
 
     from gan_jax.bench.throughput import parse_setting
-    from gan_jax.models import layers
-    from gan_jax.state import init_state
-    from gan_jax.step import make_train_step
+    from gan_jax.tasks import init_state
+    from gan_jax.tasks import make_train_step
 
     spec, config = parse_setting(args.setting, 64, "float32")
+    if args.plain:  # every conv the plain lax op (ops.policy_for: ops.PLAIN)
+        config = dataclasses.replace(config, fast_conv=False)
     state = init_state(config)
     batch = {"image": jax.random.uniform(jax.random.PRNGKey(1), (config.batch_size, config.resolution,
                                                                  config.resolution, config.channels),
                                          minval=-1.0, maxval=1.0)}
-    with layers.plain_convs(args.plain):
-        step = jax.jit(make_train_step(config), donate_argnums=0).lower(state, batch).compile()
+    step = jax.jit(make_train_step(config), donate_argnums=0).lower(state, batch).compile()
     for _ in range(3):
         state, metrics = step(state, batch)
     jax.block_until_ready(metrics)

@@ -33,7 +33,7 @@ def try_options(config, layout: str, options: dict, device: str) -> dict:
     import torch
 
     from gan_jax.bench.torch_ref import TorchDCGAN
-    from gan_jax.state import init_state
+    from gan_jax.tasks import init_state
 
     torch._dynamo.reset()
     state = init_state(config)

@@ -27,16 +27,19 @@ _EXPORTS = {
     "generate": "gan_jax.sampling",
     "latent_generator": "gan_jax.sampling",
     "GANState": "gan_jax.state",
-    "abstract_state": "gan_jax.state",
-    "init_state": "gan_jax.state",
-    "init_state_async": "gan_jax.state",
+    "abstract_state": "gan_jax.tasks",
+    "init_state": "gan_jax.tasks",
+    "init_state_async": "gan_jax.tasks",
     "make_optimizers": "gan_jax.state",
-    "make_sample_fn": "gan_jax.step",
-    "make_train_step": "gan_jax.step",
+    "make_sample_fn": "gan_jax.tasks.generate",
+    "make_train_step": "gan_jax.tasks",
+    "GANLoss": "gan_jax.losses",
+    "ModelFamily": "gan_jax.models",
+    "Task": "gan_jax.tasks",
     "train": "gan_jax.train",
     "train_in_memory": "gan_jax.train",
 }
-_SUBMODULES = ("configs", "data", "edit", "losses", "metrics", "models", "penalties")
+_SUBMODULES = ("configs", "data", "edit", "losses", "metrics", "models", "penalties", "registry", "tasks")
 
 __all__ = sorted([*_EXPORTS, *_SUBMODULES])
 

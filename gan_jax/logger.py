@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+from gan_jax.files import atomic_write
+
 
 class MetricsLog:
     """Appends metrics to ``DIR/metrics.jsonl`` and TensorBoard (``DIR/tensorboard``).
@@ -79,8 +81,6 @@ def _truncate_after(path: str, step: int) -> None:
     if not os.path.exists(path):
         return
     kept = [r for r in read(path) if r.get("step", 0) <= step]
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
+    with atomic_write(path, "w") as f:
         for r in kept:
             f.write(json.dumps(r) + "\n")
-    os.replace(tmp, path)

@@ -38,9 +38,9 @@ import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from gan_jax.configs import member_configs
+from gan_jax.configs.population import member_configs
 from gan_jax.errors import UserError
-from gan_jax.step import make_train_step
+from gan_jax.tasks import make_train_step
 
 MODES = ("auto", "none", "jit", "pmap", "sharding", "shard_map")
 AXIS = "batch"

@@ -1,8 +1,10 @@
 """The training loop: data -> parallel step -> logs, sample grids, checkpoints.
 
-``train(config, workdir)`` resumes from the newest checkpoint in ``workdir``
+``train(config, workdir)`` resumes from the newest readable checkpoint in ``workdir``
 and runs until ``config.steps`` completed steps. SIGTERM/SIGINT finish the
-current step, write a checkpoint and return cleanly.
+current step, write a checkpoint and return cleanly. Checkpoints are written every
+``checkpoint_every`` steps and at least every ``checkpoint_minutes``, by a worker thread
+in one-process runs (``checkpoint_async``); every exit waits for the save in flight.
 """
 from __future__ import annotations
 
@@ -18,17 +20,26 @@ from typing import Iterator
 import jax
 import numpy as np
 
-from gan_jax import configs, data, images, sampling, workdir as wd
-from gan_jax.checkpoint import Checkpoints, signature
+from gan_jax import configs, data, images, tasks, workdir as wd
+from gan_jax.checkpoint import Checkpoints, NoReadableCheckpoint, signature
 from gan_jax.errors import UserError
 from gan_jax.logger import MetricsLog
 from gan_jax.parallel import make_parallel_step, member_state, stack_trees
-from gan_jax.state import NONFINITE_BITS, GANState, abstract_state, init_state, init_state_async
-from gan_jax.step import make_train_step
+from gan_jax.state import NONFINITE_BITS, GANState
+from gan_jax.tasks import abstract_state, init_state, init_state_async, make_train_step
 
 
 class TrainingDiverged(RuntimeError):
     """A loss or gradient became NaN/Inf (with ``nonfinite=stop``)."""
+
+
+class ProcessLost(UserError):
+    """A run of several processes lost one (a collective failed): one line that says to start
+    them all again, instead of a traceback from inside the collective."""
+
+    exit_at_once = True
+    """The command line exits right after the line: ``jax.distributed``'s shutdown at
+    interpreter exit would wait for the lost process (300 s), then abort."""
 
 
 @dataclasses.dataclass
@@ -38,6 +49,8 @@ class TrainResult:
     last_metrics: dict
     seconds: float
     first_step_at: float | None = None  # time.time() when this run's first call finished (compile included)
+    checkpoints: int = 0  # checkpoints this run wrote
+    checkpoint_seconds: float = 0.0  # time the train loop spent in them (the write itself, when asynchronous, not)
 
 
 def describe_nonfinite(what: int) -> str:
@@ -53,25 +66,59 @@ def _grid_latents(config) -> jax.Array:
 
 
 class _StopSignals:
-    """Turns SIGTERM/SIGINT into a flag checked between steps (main thread only)."""
+    """Turns SIGTERM/SIGINT into a flag checked between steps (main thread only).
 
-    def __init__(self):
+    Nested, the inner one is the outer one (see :func:`stop_signals`). ``pending``: names of
+    signals a caller's own handler kept before this one took over; the first one counts as
+    received.
+    """
+
+    _active: list["_StopSignals"] = []
+
+    def __init__(self, pending: list[str] | None = None):
         self.received: str | None = None
+        self._pending = pending
         self._previous = {}
+        self._outer: _StopSignals | None = None
 
     def __enter__(self):
         import threading
+        if _StopSignals._active:
+            self._outer = _StopSignals._active[-1]
+            return self._outer
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._previous[sig] = signal.signal(sig, self._handle)
+        if self._pending:  # read after our handler is in place: no signal falls in between
+            self.received = self.received or self._pending[0]
+        _StopSignals._active.append(self)
         return self
 
     def _handle(self, signum, frame):
-        self.received = signal.Signals(signum).name
+        self.received = self.received or signal.Signals(signum).name
 
     def __exit__(self, *exc):
+        if self._outer is not None:
+            self._outer = None
+            return
+        _StopSignals._active.remove(self)
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+        self._previous = {}
+
+
+def stop_signals(pending: list[str] | None = None) -> _StopSignals:
+    """``with stop_signals(pending) as stop:``: SIGTERM/SIGINT set ``stop.received`` (their
+    name) instead of interrupting, and :func:`train` inside the block shares ``stop``: a
+    signal that came before ``train`` makes it return at once, saving nothing.
+
+    For a command line. ``gan-jax train`` must not raise from a signal handler during its
+    start-up: Python prints and drops an exception raised inside a garbage-collection
+    callback ("Exception ignored in: <function _xla_gc_callback ...>"), and the run went on
+    as if no signal had come. So its own light handler only appends the signal's name to a
+    list, and it passes that list here as ``pending`` before it calls :func:`train`.
+    """
+    return _StopSignals(pending)
 
 
 class _PeriodicEval:
@@ -166,21 +213,89 @@ def _train_in_memory(config, source, stop_at: list[int]) -> Iterator[tuple[int, 
                 t0 = time.perf_counter()
 
 
-def train(config, workdir: str, *, progress: bool = True) -> TrainResult:
+def train(config, workdir: str, *, progress: bool = True, restart: bool = False) -> TrainResult:
     """Train (or resume) the run in ``workdir`` up to ``config.steps`` steps.
 
     SIGTERM/SIGINT (also during set-up and compilation) end the run after the
     current step with a checkpoint; running again continues from it.
+
+    Unreadable checkpoints are skipped: the run resumes from the newest readable one and
+    moves the others to ``checkpoints.damaged-<time>/``. When *every* checkpoint is
+    unreadable the run stops with a UserError that says how to go on, unless ``restart``:
+    then they are moved to ``checkpoints.damaged-<time>/`` and the run starts afresh from
+    step 0 (``gan-jax train --restart``). ``restart`` changes nothing for a workdir with a
+    readable checkpoint or none.
     """
-    with _StopSignals() as stop:
-        return _train(config, workdir, progress, stop)
+    async_save = config.checkpoint_async and jax.process_count() == 1
+    directory = wd.checkpoint_dir(os.path.abspath(workdir))
+    try:
+        with _StopSignals() as stop, Checkpoints(directory, keep=config.keep_checkpoints, async_save=async_save,
+                                                 cleanup=True) as ckpts:
+            return _train(config, workdir, progress, stop, ckpts, restart)
+    except jax.errors.JaxRuntimeError as e:
+        if jax.process_count() == 1:
+            raise
+        saved = sorted(int(n) for n in os.listdir(directory) if n.isdigit()) if os.path.isdir(directory) else []
+        raise ProcessLost(
+            f"process {jax.process_index()} of {jax.process_count()}: a collective failed "
+            f"({str(e).splitlines()[0][:200] if str(e) else type(e).__name__}), most likely because another "
+            f"process of this run stopped; start every process again with the same command to resume from "
+            f"the last checkpoint ({saved[-1] if saved else 'none yet: from step 0'})") from None
 
 
-def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainResult:
+def _resume(ckpts: Checkpoints, config, sig: dict, workdir: str, restart: bool) -> GANState | None:
+    """The state to resume ``workdir`` from, past unreadable checkpoints (moved aside, each
+    named on stderr); None when it starts afresh (``restart`` with none readable)."""
+    try:
+        state, _ = ckpts.restore(abstract_state(config), sig, warn=False)
+    except NoReadableCheckpoint as e:
+        newest = next(iter(e.damaged))
+        if not restart:
+            raise UserError(
+                f"no readable checkpoint in {e.directory}: all {len(e.damaged)} are damaged (newest, step "
+                f"{newest}: {e.damaged[newest]}); to train this run again from step 0, run gan-jax train "
+                f"with --restart (in Python: train(..., restart=True)), which moves them to "
+                f"{e.directory}.damaged-<time>/, or move {e.directory} away yourself") from None
+        moved = ckpts.move_aside()
+        _print(f"warning: all {len(e.damaged)} checkpoints in {e.directory} are unreadable (newest, step "
+               f"{newest}: {e.damaged[newest]}); moved them to {moved}; restarting {workdir} from step 0")
+        return None
+    start = int(np.ravel(state.step)[0])
+    damaged = dict(ckpts.damaged)
+    for s, reason in damaged.items():
+        _print(f"warning: checkpoint {ckpts.directory}/{s} is unreadable ({reason})")
+    for moved in ckpts.quarantine_damaged():
+        _print(f"warning: unreadable checkpoint moved to {moved}")
+    _print(f"resuming {workdir} from step {start}"
+           + (f" (checkpoint {ckpts.directory}/{start}, the newest readable one)" if damaged else ""))
+    return state
+
+
+def _process_zero_says(flag: bool) -> bool:
+    """Process 0's ``flag`` in every process (a broadcast; ``flag`` itself in a one-process run)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag, np.int32)))
+
+
+def _any_process_says(flag: bool) -> bool:
+    """True in every process if ``flag`` is true in any (``flag`` itself in a one-process run)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+    return bool(np.max(multihost_utils.process_allgather(np.asarray(flag, np.int32))))
+
+
+def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Checkpoints,
+           restart: bool) -> TrainResult:
+    if stop.received and jax.process_count() == 1:  # before this call (a command line's start-up)
+        _print(f"stopped by {stop.received} during start-up; nothing to save")
+        return TrainResult(0, stop.received, {}, 0.0)
     configs.validate(config)
     wd.check(workdir)
     t_start = time.time()
-    source = data.source_for(config)
+    source = tasks.data_source(config)
     runner = make_parallel_step(config)
     runner.check_batch_size(config.batch_size)
     k = config.steps_per_call
@@ -197,20 +312,16 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                         f"{config.dataset!r} ({len(source)} images)")
     extractor = None
     if config.eval_every:
-        from gan_jax.metrics.evaluation import check_extractor
+        from gan_jax.metrics.extractors import check_extractor
         from gan_jax.metrics.extractors import load_extractor
         extractor = load_extractor(config.eval_extractor)
         check_extractor(config, extractor)
     workdir = wd.prepare(workdir)  # only now: bad input above leaves no directory behind
 
-    ckpts = Checkpoints(wd.checkpoint_dir(workdir), keep=config.keep_checkpoints)
     sig = signature(config)
     fresh_state = None
-    if ckpts.steps():
-        state, _ = ckpts.restore(abstract_state(config), sig)
-        for moved in ckpts.quarantine_damaged():
-            _print(f"warning: unreadable checkpoint moved to {moved}")
-        _print(f"resuming {workdir} from step {int(np.ravel(state.step)[0])}")
+    state = _resume(ckpts, config, sig, workdir, restart) if ckpts.steps() else None
+    if state is not None:
         start = int(np.ravel(state.step)[0])
     else:
         # Built in a thread while the rest of the set-up runs; `state` is its shapes until then.
@@ -236,7 +347,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
             # one is numpy indexing, not an eager program over every (forced CPU) device.
             host_state = jax.device_get(host_state)
         for i, log in enumerate(logs):
-            imgs, ncol = sampling.grid(members[i], member_state(host_state, i, len(members)),
+            imgs, ncol = tasks.sample_grid(members[i], member_state(host_state, i, len(members)),
                                        _grid_latents(members[i]))
             images.save_grid(imgs, os.path.join(out_dirs[i], "samples", f"step_{step:07d}.png"), ncol)
             log.image(step, "samples", images.make_grid(imgs, ncol))
@@ -252,11 +363,27 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                 f"non-finite {what}{who} at step {bad}; training stopped (last good checkpoint: "
                 f"{saved[-1] if saved else 'none'}; --set nonfinite=skip drops such updates instead)")
 
+    last_save = [time.monotonic()]  # the loop's start, then each save: for checkpoint_minutes
+
     def save(device_state):
         host_state = runner.get_state(device_state)
         check_finite(host_state)
-        ckpts.save(jax.device_get(host_state), meta)
+        jax.block_until_ready(host_state)  # the step's own time is not the checkpoint's
+        t0 = time.perf_counter()
+        result.checkpoints += ckpts.save(jax.device_get(host_state), meta)
+        result.checkpoint_seconds += time.perf_counter() - t0
+        last_save[0] = time.monotonic()
         return host_state
+
+    def checkpoint_due(step: int) -> bool:
+        """Every ``checkpoint_every`` steps, at the end, and once ``checkpoint_minutes`` have
+        passed since the last save. Several processes must save at the same step: process 0's
+        clock decides for all, at the steps that are multiples of ``log_every``."""
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            return True
+        if config.checkpoint_minutes <= 0 or (jax.process_count() > 1 and step % config.log_every):
+            return False
+        return _process_zero_says(time.monotonic() - last_save[0] >= 60 * config.checkpoint_minutes)
 
     result = TrainResult(start, None, {}, 0.0)
     if start >= config.steps:
@@ -296,7 +423,18 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
         device_state = runner.put_state(state)
         del state
         step = start
-        while step < config.steps and not stop.received:
+        last_save[0] = time.monotonic()  # checkpoint_minutes count from the first step
+
+        def stopping(first: bool = False) -> bool:
+            """A signal came. Several processes must stop after the same step (the stop's
+            checkpoint is collective): they agree at the start and at multiples of
+            ``log_every``, stopping if any process got one."""
+            if jax.process_count() == 1:
+                return stop.received is not None
+            return (first or step % config.log_every == 0) and _any_process_says(stop.received is not None)
+
+        stop_now = stopping(first=True)
+        while step < config.steps and not stop_now:
             device_state, metrics = runner.step(device_state, batch)
             step += k
             if step < config.steps:
@@ -329,11 +467,13 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals) -> TrainRes
                 if bar is not None:
                     bar.write(f"step {step}: {config.eval_metric} = {res[config.eval_metric]:.4f} "
                               f"({res['extractor']}); best {evaluate.best_value:.4f}")
-            if step % config.checkpoint_every == 0 or step == config.steps:
+            if checkpoint_due(step):
                 save(device_state)
-        if stop.received:
+            stop_now = stopping()
+        if stop_now:
             save(device_state)
-            result.stopped_by_signal = stop.received
+            result.stopped_by_signal = stop.received or "a signal to another process"
+        ckpts.wait()  # the last save is on disk before anything says so
     result.step = step
     result.seconds = time.time() - t_start
     if result.stopped_by_signal:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
-from gan_jax import configs
+from gan_jax import configs, registry
 from gan_jax.errors import UserError
+from gan_jax.files import atomic_write, check_output_dir
 
 
 def check(workdir: str) -> str:
@@ -29,24 +29,22 @@ def check(workdir: str) -> str:
 
 
 def prepare(workdir: str) -> str:
-    """Create ``workdir`` (and ``samples/``) if needed; UserError if it is a file or unwritable."""
+    """Create ``workdir`` (and ``samples/``) if needed; UserError if it is a file or unwritable
+    (checked by writing a file there, so root gets it too on a read-only filesystem)."""
     workdir = check(workdir)
+    check_output_dir(workdir, "--workdir")
     try:
         os.makedirs(os.path.join(workdir, "samples"), exist_ok=True)
     except OSError as e:
         raise UserError(f"--workdir {workdir}: cannot create it ({e.strerror})") from None
-    if not os.access(workdir, os.W_OK):
-        raise UserError(f"--workdir {workdir}: not writable")
     return workdir
 
 
 def write_json(path: str, obj) -> None:
-    """Write JSON atomically (temp file in the same directory + rename)."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".json")
-    with os.fdopen(fd, "w") as f:
+    """Write JSON atomically (:func:`gan_jax.files.atomic_write`)."""
+    with atomic_write(path, "w") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
         f.write("\n")
-    os.replace(tmp, path)
 
 
 def config_path(workdir: str) -> str:
@@ -66,7 +64,15 @@ def eval_path(workdir: str) -> str:
 
 
 def save_config(workdir: str, config) -> None:
-    write_json(config_path(workdir), config.to_dict())
+    """``config.json``: the config's fields, and under ``imports`` the modules outside gan_jax that
+    registered its loss, model or task (imported again by :func:`load_config`)."""
+    from gan_jax import tasks
+
+    values = config.to_dict()
+    modules = tasks.user_modules(config)
+    if modules:
+        values["imports"] = modules
+    write_json(config_path(workdir), values)
 
 
 def load_config(workdir: str):
@@ -78,6 +84,8 @@ def load_config(workdir: str):
         raise UserError(f"--workdir {workdir}: no config.json; expected a run directory from gan-jax train")
     try:
         with open(path) as f:
-            return configs.validate(configs.from_dict(json.load(f)))
-    except (json.JSONDecodeError, TypeError) as e:
+            values = json.load(f)
+        registry.import_modules(values.get("imports", ()), f"{path}: imports")
+        return configs.validate(configs.from_dict(values))
+    except (json.JSONDecodeError, TypeError, AttributeError) as e:
         raise UserError(f"{path}: not a valid config file ({e})") from None

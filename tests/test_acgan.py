@@ -11,8 +11,8 @@ from gan_jax.configs import Config
 from gan_jax.checkpoint import _check_signature, signature
 from gan_jax.errors import UserError
 from gan_jax.parallel import make_parallel_step, unreplicate
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 from treediff import rel_diff
 
 # One xdist worker runs this file: its module-scoped fixtures are built once.

@@ -1,5 +1,6 @@
 """The gan-jax command line: help, train -> sample, and one-line errors for bad input."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -31,16 +32,16 @@ def test_help(argv, capsys):
 
 def test_compilation_cache_dir(monkeypatch, tmp_path):
     import jax
-    from gan_jax.cli import _enable_compilation_cache
+    from gan_jax.cli.common import enable_compilation_cache
 
     before = jax.config.jax_compilation_cache_dir
     try:
         monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "xla"))
-        _enable_compilation_cache()
+        enable_compilation_cache()
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "xla")
         monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR")
         monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-        _enable_compilation_cache()
+        enable_compilation_cache()
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache" / "gan_jax" / "xla")
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
@@ -117,7 +118,9 @@ def _bad_inputs(tmp_path, trained_run):
         "sample: bad extension": (["sample", "--workdir", trained_run, "--out", str(tmp_path / "s.jpg")],
                                   "expected a .png or .npy"),
         "sample: unwritable out": (["sample", "--workdir", trained_run, "--out", str(ro / "s.png")],
-                                   "not writable"),
+                                   "is a file, not a directory"),
+        "sample: out in a missing directory": (["sample", "--workdir", trained_run, "--out",
+                                                str(tmp_path / "none" / "s.png")], "does not exist"),
         "sample: bad --num": (["sample", "--workdir", trained_run, "--num", "0", "--out", str(tmp_path / "s.png")],
                               "--num 0"),
         "sample: missing step": (["sample", "--workdir", trained_run, "--checkpoint", "999",
@@ -126,7 +129,7 @@ def _bad_inputs(tmp_path, trained_run):
                               "--out", str(tmp_path / "s.png")], "--checkpoint best?"),
         "sample: no best checkpoint": (["sample", "--workdir", trained_run, "--checkpoint", "best",
                                         "--out", str(tmp_path / "s.png")], "no best checkpoint"),
-        "evaluate: no extractor": (["evaluate", "--workdir", trained_run], "--extractor"),
+        "evaluate: one sample": (["evaluate", "--workdir", trained_run, "--num", "1"], "--num 1"),
         "evaluate: unknown extractor": (["evaluate", "--workdir", trained_run, "--extractor", "vgg:x"], "vgg:x"),
         "evaluate: not a classifier": (["evaluate", "--workdir", trained_run, "--extractor",
                                         f"classifier:{empty}"], "not a classifier directory"),
@@ -153,8 +156,6 @@ def _bad_inputs(tmp_path, trained_run):
     }
 
 
-
-
 def test_bad_inputs_give_one_line_errors(tmp_path, trained_run, capsys):
     for name, (argv, culprit) in _bad_inputs(tmp_path, trained_run).items():
         code = main(argv)
@@ -162,11 +163,61 @@ def test_bad_inputs_give_one_line_errors(tmp_path, trained_run, capsys):
         lines = [line for line in err.splitlines() if line.strip()]
         assert code == 2, f"{name}: exit {code}, stderr {err!r}"
         assert len(lines) == 1, f"{name}: expected one line, got {lines}"
-        assert lines[0].startswith("gan-jax: error:") or lines[0].startswith("gan-jax"), name
+        assert lines[0].startswith("gan-jax: error: "), f"{name}: {lines[0]!r}"
         assert culprit in lines[0], f"{name}: {culprit!r} not in {lines[0]!r}"
         assert "Traceback" not in err
     assert not os.path.exists(tmp_path / "s.png") and not os.path.exists(tmp_path / "s.jpg")
     assert not os.path.exists(tmp_path / "w") and not os.path.exists(tmp_path / "c")  # nothing half-made
+
+
+def test_output_paths_are_checked_before_any_work(trained_run, tmp_path, capsys, monkeypatch):
+    """An --out that no one can write, root included (below a regular file; on a read-only
+    filesystem), is one line of error and exit 2 before anything is loaded or computed."""
+    import time
+
+    from PIL import Image
+
+    import gan_jax.checkpoint
+    import gan_jax.metrics.classifier
+    import gan_jax.workdir
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the output path must be checked before any work")
+
+    for module, name in ((gan_jax.workdir, "load_config"), (gan_jax.checkpoint, "restore_run"),
+                         (gan_jax.metrics.classifier, "train_on_dataset")):
+        monkeypatch.setattr(module, name, must_not_run)
+    a_file = tmp_path / "somefile.txt"
+    a_file.write_text("x")
+    image = str(tmp_path / "i.png")
+    Image.new("L", (28, 28)).save(image)
+    np.save(tmp_path / "z.npy", np.zeros(16, np.float32))
+    run = ["--workdir", trained_run]
+    commands = {  # FILE / DIR: the output file / directory
+        "sample": ["sample", *run, "--out", "FILE"],
+        "interpolate": ["interpolate", *run, "--out", "FILE"],
+        "invert": ["invert", *run, "--image", image, "--out", "DIR"],
+        "edit": ["edit", *run, "--latent", str(tmp_path / "z.npy"), "--direction", "sefa:0", "--out", "FILE"],
+        "inpaint": ["inpaint", *run, "--image", image, "--mask", "center", "--out", "FILE"],
+        "translate": ["translate", *run, "--image", image, "--out", "FILE"],
+        "upscale": ["upscale", *run, "--image", image, "--scale", "4", "--out", "FILE"],
+        "train-classifier": ["train-classifier", "--out", "DIR"],
+    }
+    places = {"below a file": (str(a_file / "x.png"), str(a_file / "d"), "Not a directory|not a directory"),
+              "read-only filesystem": ("/proc/x.png", "/proc/d", "not writable|cannot create")}
+    for place, (file, directory, reason) in places.items():
+        for name, argv in commands.items():
+            argv = [file if a == "FILE" else directory if a == "DIR" else a for a in argv]
+            start = time.perf_counter()
+            code = main(argv)
+            seconds = time.perf_counter() - start
+            err = capsys.readouterr().err
+            lines = [line for line in err.splitlines() if line.strip()]
+            assert code == 2, f"{name}, {place}: exit {code}, stderr {err!r}"
+            assert len(lines) == 1 and lines[0].startswith("gan-jax: error: --out "), f"{name}, {place}: {lines}"
+            assert re.search(reason, lines[0]), f"{name}, {place}: {lines[0]!r}"
+            assert seconds < 5, f"{name}, {place}: {seconds:.1f} s to fail"
+    assert sorted(os.listdir(tmp_path)) == ["i.png", "somefile.txt", "z.npy"]
 
 
 def test_corrupt_checkpoint_falls_back_to_previous(trained_run, tmp_path, capsys):

@@ -97,11 +97,20 @@ def test_img2img_cli_errors(runs, tmp_path, capsys):
         (["upscale", "--workdir", runs["srgan"], "--image", grey, "--scale", "2", "--tile", "0", "--out", out],
          "--tile"),
         (["train", "--workdir", str(tmp_path / "bad"), "--config", "srgan_x4", "--set", "scale=3"], "scale=3"),
+        # What a run's task cannot do is named, with the tasks that can (gan_jax.tasks.operation).
+        (["sample", "--workdir", runs["pix2pix"], "--out", out],
+         "a task=pix2pix run cannot sample; expected a generate"),
+        (["interpolate", "--workdir", runs["cyclegan"], "--out", out], "a task=cyclegan run cannot sample"),
+        (["inpaint", "--workdir", runs["srgan"], "--image", grey, "--mask", "center", "--out", out],
+         "cannot inpaint"),
+        (["upscale", "--workdir", runs["cyclegan"], "--image", grey, "--scale", "2", "--out", out],
+         "a task=cyclegan run cannot upscale; expected a srgan run"),
     ]
     for argv, culprit in cases:
         assert main(argv) == 2, argv
         err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and culprit in err, (argv, err)
+        assert len(err.splitlines()) == 1 and err.startswith("gan-jax: error: ") and culprit in err, (argv, err)
+    assert not os.path.exists(out)
 
 
 def test_inpaint_with_a_trained_inpainting_model(tmp_path_factory, tmp_path, capsys):

@@ -6,11 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_jax import configs, models, sampling
+from gan_jax import configs, generate, init_state, make_train_step, models, sampling
 from gan_jax.errors import UserError
 from gan_jax.parallel import make_parallel_step, unreplicate
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from treediff import rel_diff
 
 
 @pytest.fixture
@@ -51,23 +50,74 @@ def test_conditional_step_trains_and_pmap_equals_single(cond_config):
     replicated, _ = runner.step(runner.put_state(init_state(cond_config)), runner.put_batch(batch))
     parallel = unreplicate(replicated)
     for name in ("g_params", "d_params"):
-        a, b = jax.tree.leaves(getattr(parallel, name)), jax.tree.leaves(getattr(single, name))
-        num = np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2) for x, y in zip(a, b)))
-        den = np.sqrt(sum(np.sum(np.asarray(y, np.float64) ** 2) for y in b))
-        assert num / den <= 1e-5, name
+        assert rel_diff(getattr(parallel, name), getattr(single, name)) <= 1e-5, name
+
+
+def _is_class_table(x, num_classes=10):
+    """A per-class row table of the conditional BatchNorm (gamma or beta): [num_classes, F]."""
+    return x.ndim == 2 and x.shape[0] == num_classes
+
+
+def _with_distinct_classes(state, seed=2):
+    """``state`` with noise on every class row of G's conditional BatchNorm tables (they start at
+    N(1, 0.02) and 0, so that classes differ clearly), EMA off."""
+    leaves, treedef = jax.tree.flatten(state.g_params)
+    keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+    leaves = [x + 0.5 * jax.random.normal(k, x.shape) if _is_class_table(x) else x for x, k in zip(leaves, keys)]
+    return state.replace(g_params=jax.tree.unflatten(treedef, leaves), ema=None)
 
 
 def test_sampling_by_class(cond_config, tiny_config):
     state = init_state(cond_config)
     assert sampling.class_labels(cond_config, 12).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
     assert sampling.class_labels(cond_config, 3, 7).tolist() == [7, 7, 7]
-    seven = sampling.generate(cond_config, state, 4, labels=7)
-    mixed = sampling.generate(cond_config, state, 4)
-    assert seven.shape == mixed.shape == (4, 28, 28, 1)
+    # The same 20 latents (seed 3): once with every class in turn (row i has class i % 10), and
+    # once per class K with all 20 labels K. Row i of "class K" is the mixed batch's row i exactly
+    # where i % 10 == K (BatchNorm in eval mode: each row depends only on its latent and label).
+    n, rows = 20, np.arange(20) % 10
+    mixed = generate(cond_config, state, n, seed=3)
+    per_class = np.stack([generate(cond_config, state, n, seed=3, labels=k) for k in range(10)])
+    assert mixed.shape == (n, 28, 28, 1) and per_class.shape == (10, n, 28, 28, 1)
+    assert np.all(np.isfinite(per_class))
+    scale = np.abs(mixed).max()  # ~5e-3: the untrained G's output is small
+    for k in range(10):  # (equal to the bit in practice)
+        np.testing.assert_allclose(per_class[k][rows == k], mixed[rows == k], rtol=0, atol=1e-5 * scale,
+                                   err_msg=f"class {k}")
+    # ... and everywhere else the class changes the image: for one latent, every pair of the ten
+    # classes gives different images, far above float rounding, although the model is untrained
+    # (its conditional BatchNorm scales start at N(1, 0.02), different for every class). Measured:
+    # the closest pair of classes differs by 2.2 % of the largest pixel, a class K sample and the
+    # mixed batch's row of another class by at least 1.1 %.
+    spread = np.abs(per_class[:, None] - per_class[None, :]).max(axis=(2, 3, 4, 5))  # [10, 10], max over rows
+    off_diagonal = spread[~np.eye(10, dtype=bool)]
+    assert off_diagonal.min() > 5e-3 * scale, spread / scale
+    for k in range(10):  # the other classes' rows of the mixed batch are not class K's images
+        row_gaps = np.abs(per_class[k][rows != k] - mixed[rows != k]).max(axis=(1, 2, 3))
+        assert row_gaps.min() > 2e-3 * scale, (k, row_gaps / scale)
+    # Labels given per row [n] are the same as the default cycle 0..9.
+    np.testing.assert_array_equal(generate(cond_config, state, n, seed=3, labels=rows), mixed)
     with pytest.raises(UserError, match="expected a class in 0..9"):
         sampling.class_labels(cond_config, 3, 10)
     with pytest.raises(UserError, match="unconditional"):
         sampling.class_labels(tiny_config, 3, 1)
+
+
+def test_a_class_is_its_rows_of_the_conditional_batchnorm_tables(cond_config):
+    """The generator draws class K with row K of each conditional BatchNorm table: after rows 3
+    and 7 of every table are swapped, class 3 draws what class 7 drew, and vice versa."""
+    state = _with_distinct_classes(init_state(cond_config))
+    tables = [x for x in jax.tree.leaves(state.g_params) if _is_class_table(x)]
+    assert len(tables) >= 4  # gamma and beta of each of G's conditional BatchNorms
+    swap = np.arange(10)
+    swap[[3, 7]] = [7, 3]
+    swapped = state.replace(g_params=jax.tree.map(lambda x: x[swap] if _is_class_table(x) else x, state.g_params))
+    three, seven = (generate(cond_config, state, 8, seed=5, labels=k) for k in (3, 7))
+    assert np.abs(three - seven).max() > 0.05  # distinct tables: distinct images
+    np.testing.assert_allclose(generate(cond_config, swapped, 8, seed=5, labels=3), seven, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(generate(cond_config, swapped, 8, seed=5, labels=7), three, rtol=0, atol=1e-6)
+    # The other classes' rows are untouched.
+    np.testing.assert_array_equal(generate(cond_config, swapped, 8, seed=5, labels=4),
+                                  generate(cond_config, state, 8, seed=5, labels=4))
 
 
 def test_class_accuracy_scores_each_class_on_its_own_samples(cond_config, tiny_config):

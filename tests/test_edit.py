@@ -1,5 +1,6 @@
 """gan_jax.edit: interpolation, inversion, latent directions, masks and inpainting."""
 import dataclasses
+import re
 
 import jax
 import jax.numpy as jnp
@@ -205,13 +206,271 @@ def test_latent_fill_keeps_known_pixels_and_fills_the_hole():
     assert found.latents.shape == (2, 8)
 
 
-def test_make_inpainter_dispatches_on_task(tiny_config):
+class _State:
+    """What make_inpainter reads of a GANState: the generator's variables (the same with or without EMA)."""
+
+    def __init__(self, variables):
+        self.variables = variables
+
+    def generator_variables(self, use_ema=True):
+        return self.variables
+
+
+def test_make_inpainter_baselines_and_latent_fill(tiny_config):
+    from gan_jax.sampling import latent_generator
+
+    rng = np.random.default_rng(0)
+    images = jnp.asarray(rng.uniform(-1, 1, (2, 28, 28, 1)).astype(np.float32))
+    mask = jnp.broadcast_to(masks.center_box(28, 28), (2, 28, 28, 1))
+    key = jax.random.PRNGKey(0)
+
+    def no_state():
+        raise AssertionError("the baselines must not read the run's weights")
+
+    for method, fill in (("mean", edit.mean_fill), ("diffusion", edit.diffusion_fill)):
+        got = edit.make_inpainter(tiny_config, no_state, method)(images, mask, key)
+        np.testing.assert_array_equal(got, fill(images, mask))
+    config = dataclasses.replace(tiny_config, fast_conv=False)
+    variables = _generator(config)[1]
+    got = np.asarray(edit.make_inpainter(config, lambda: _State(variables), "latent", steps=20, restarts=2)(
+        images, mask, key))
+    expected, _ = edit.latent_fill(latent_generator(config), variables, images, mask, key, z_dim=16, steps=20,
+                                   restarts=2)
+    np.testing.assert_allclose(got, expected, atol=1e-6)  # latent optimisation, the same numbers
+    known = np.asarray(mask[..., 0]) < 0.5
+    np.testing.assert_array_equal(got[known], np.asarray(images)[known])
+    assert np.abs(got[~known] - np.asarray(images)[~known]).max() > 0.1  # the hole was filled
+    with pytest.raises(ValueError, match="nearest"):
+        edit.make_inpainter(tiny_config, no_state, "nearest")
+
+
+def test_make_inpainter_asks_the_runs_task(tiny_config, monkeypatch):
+    from gan_jax import tasks
     from gan_jax.errors import UserError
 
-    assert callable(edit.make_inpainter(tiny_config, {}, steps=2))  # task=generate: latent optimisation
+    calls = []
 
-    class Other:
-        task = "pix2pix"
+    def model_fill(config, state, image, mask, use_ema=True):  # a stand-in for a trained inpainting model
+        calls.append((state, use_ema))
+        return np.where(mask > 0.5, 0.5, image)
 
-    with pytest.raises(UserError, match="task=pix2pix"):
-        edit.make_inpainter(Other(), {})
+    monkeypatch.setitem(tasks.get("inpaint").operations, "inpaint", model_fill)
+    config = dataclasses.replace(tiny_config, task="inpaint")
+    images = np.zeros((3, 8, 8, 1), np.float32)
+    mask = np.zeros((3, 8, 8, 1), np.float32)
+    mask[:, 2:4] = 1
+    restores = []
+    fill = edit.make_inpainter(config, lambda: restores.append(1) or "state", use_ema=False)
+    assert not restores  # the weights are read when needed, not before
+    got = fill(images, mask, None)
+    np.testing.assert_array_equal(got, np.where(mask > 0.5, 0.5, images))
+    assert calls == [("state", False)] * 3 and restores == [1]  # image by image, with the run's state
+
+    def no_state():
+        raise AssertionError("a run that cannot inpaint must fail before its weights are read")
+
+    with pytest.raises(UserError, match=r"--workdir w: a task=pix2pix run cannot inpaint; expected a .*generate"):
+        edit.make_inpainter(dataclasses.replace(tiny_config, task="pix2pix"), no_state, option="--workdir w")
+
+
+def test_mask_from_spec(tmp_path):
+    from PIL import Image
+
+    from gan_jax.errors import UserError
+
+    np.testing.assert_array_equal(masks.from_spec("center", (28, 28)), masks.center_box(28, 28))
+    wide = masks.from_spec("center", (6, 10))
+    assert wide.shape == (6, 10, 1) and wide.sum() == 3 * 5 and wide[1:4, 2:7].all()  # half of each side
+    key0, key3 = jax.random.PRNGKey(0), jax.random.PRNGKey(3)
+    np.testing.assert_array_equal(masks.from_spec("boxes:3", (28, 28)), masks.random_boxes(key3, 28, 28))
+    np.testing.assert_array_equal(masks.from_spec("strokes", (28, 28)), masks.free_form(key0, 28, 28))
+    assert not np.array_equal(masks.from_spec("boxes:1", (28, 28)), masks.from_spec("boxes:2", (28, 28)))
+    pixels = np.zeros((6, 10), np.uint8)
+    pixels[1:3, 4:9] = 200
+    Image.fromarray(pixels).save(tmp_path / "m.png")
+    from_file = masks.from_spec(str(tmp_path / "m.png"), (6, 10))
+    assert from_file.dtype == np.float32 and from_file.sum() == 10 and from_file[1:3, 4:9].all()
+    Image.fromarray(np.full((6, 10), 255, np.uint8)).save(tmp_path / "full.png")
+    Image.fromarray(np.zeros((6, 10), np.uint8)).save(tmp_path / "none.png")
+    errors = {"center:1": "expected center, boxes[:SEED]", "boxes:x": "expected center, boxes[:SEED]",
+              str(tmp_path / "missing.png"): "no such file", "circle": "no such file",
+              str(tmp_path / "full.png"): "every pixel is missing", str(tmp_path / "none.png"): "no pixel is missing"}
+    for spec, message in errors.items():
+        with pytest.raises(UserError, match=re.escape(message)) as e:
+            masks.from_spec(spec, (6, 10))
+        assert str(e.value).startswith(f"--mask {spec}: ")
+    with pytest.raises(UserError, match="6x10; expected 6x6"):
+        masks.from_spec(str(tmp_path / "m.png"), (6, 6))
+
+
+def test_parse_strengths_and_load_vectors(tmp_path):
+    from gan_jax.edit import directions
+    from gan_jax.errors import UserError
+
+    np.testing.assert_array_equal(directions.parse_strengths("-3:3:7"), np.arange(-3, 4, dtype=np.float32))
+    np.testing.assert_array_equal(directions.parse_strengths("1,-2.5"), np.array([1, -2.5], np.float32))
+    assert directions.parse_strengths("0:1:3").dtype == np.float32
+    for bad in ("-3:3", "1:2:0", "a,b", "1,nan", "", "1:2:x"):
+        with pytest.raises(UserError, match=f"--strength {re.escape(bad)}: expected START:STOP:NUM"):
+            directions.parse_strengths(bad)
+    np.save(tmp_path / "one.npy", np.arange(4, dtype=np.float64))
+    np.save(tmp_path / "two.npy", np.ones((3, 4), np.float32))
+    np.save(tmp_path / "wrong.npy", np.ones((3, 5), np.float32))
+    (tmp_path / "text.npy").write_text("not an array")
+    one = directions.load_vectors(str(tmp_path / "one.npy"), 4)
+    assert one.shape == (1, 4) and one.dtype == np.float32 and one[0, 3] == 3
+    assert directions.load_vectors(str(tmp_path / "two.npy"), 4).shape == (3, 4)
+    errors = {"wrong.npy": "array of shape [3, 5]; expected [4] or [N, 4]", "text.npy": "not a .npy array",
+              "missing.npy": "no such file"}
+    for name, message in errors.items():
+        with pytest.raises(UserError, match=re.escape(f"--latent {tmp_path / name}: {message}")):
+            directions.load_vectors(str(tmp_path / name), 4, "--latent")
+
+
+def test_parse_spec(tmp_path):
+    from gan_jax.edit import directions
+    from gan_jax.errors import UserError
+
+    spec = directions.parse_spec("sefa:3", z_dim=16)
+    assert (spec.kind, spec.index) == ("sefa", 3)
+    assert directions.parse_spec("ganspace:3", z_dim=16, num_samples=4).index == 3
+    assert directions.parse_spec("class:2-0", z_dim=16, num_classes=3).classes == (2, 0)
+    np.save(tmp_path / "d.npy", np.stack([np.arange(16.0), np.zeros(16)]))
+    vector = directions.parse_spec(str(tmp_path / "d.npy"), z_dim=16)
+    assert vector.kind == "vector"
+    np.testing.assert_array_equal(vector.vector, np.arange(16.0))  # the first row
+    errors = {("sefa:16", 0): "expected an index in 0..15", ("sefa:x", 0): "expected an index in 0..15",
+              ("ganspace:4", 0): "expected an index in 0..3", ("class:1-2", 0): "this model is unconditional",
+              ("class:1-3", 3): "expected class:A-B with classes in 0..2",
+              ("class:1", 3): "expected class:A-B with classes in 0..2",
+              ("classifier:1", 0): "needs --classifier DIR", ("foo:1", 0): "no such file"}
+    for (text, num_classes), message in errors.items():
+        with pytest.raises(UserError, match=re.escape(f"--direction {text}: {message}")):
+            directions.parse_spec(text, z_dim=16, num_classes=num_classes, num_samples=4)
+    with pytest.raises(UserError, match="not a classifier directory"):
+        directions.parse_spec("classifier:1", z_dim=16, classifier=str(tmp_path))
+
+
+def test_classifier_directions(tmp_path):
+    from gan_jax.edit import directions
+    from gan_jax.errors import UserError
+    from gan_jax.metrics.classifier import Classifier, ClassifierNet
+
+    net = ClassifierNet(3)
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 8, 8, 1)))["params"]
+    Classifier(net, params, {"name": "t", "num_classes": 3, "features": net.features,
+                             "image_shape": [8, 8, 1]}).save(str(tmp_path / "clf"))
+    spec = directions.parse_spec("classifier:2", z_dim=8, classifier=str(tmp_path / "clf"), image_shape=(8, 8, 1))
+    assert spec.kind == "classifier" and spec.index == 2
+    x = jax.random.uniform(jax.random.PRNGKey(1), (5, 8, 8, 1), minval=-1, maxval=1)
+    logits = spec.classifier.net.apply({"params": spec.classifier.params}, x)[0]
+    np.testing.assert_allclose(directions.classifier_score(spec.classifier, 2)(x), jax.nn.softmax(logits)[:, 2],
+                               rtol=1e-6)
+    with pytest.raises(UserError, match=r"--direction classifier:3: expected an index in 0..2"):
+        directions.parse_spec("classifier:3", z_dim=8, classifier=str(tmp_path / "clf"))
+    with pytest.raises(UserError, match=r"--classifier .*: for images \[8, 8, 1\]; expected \[28, 28, 1\]"):
+        directions.parse_spec("classifier:0", z_dim=8, classifier=str(tmp_path / "clf"), image_shape=(28, 28, 1))
+
+
+def test_direction_vectors_and_strips(tiny_config, tmp_path):
+    from gan_jax.edit import directions
+    from gan_jax.sampling import latent_generator
+
+    config = dataclasses.replace(tiny_config, fast_conv=False)
+    g_net, variables = _generator(config)
+    key = jax.random.PRNGKey(4)
+    sefa = directions.direction_vector(directions.parse_spec("sefa:2", z_dim=16), config, variables, key)
+    np.testing.assert_array_equal(sefa, edit.sefa(edit.first_layer_weight(variables["params"], 16), 3)[2])
+    gs = directions.direction_vector(directions.parse_spec("ganspace:1", z_dim=16), config, variables, key,
+                                     num_samples=64)
+    z = jax.random.normal(key, (64, 16))  # the latents it is fitted on, drawn with the same key
+    np.testing.assert_array_equal(gs, edit.ganspace(edit.first_block_features(g_net, variables, z), z, 2)[1])
+    np.testing.assert_allclose(np.linalg.norm(gs), 1.0, rtol=1e-5)
+    # The strip: row n, column s is G(z_n + strength_s * d).
+    z = jax.random.normal(jax.random.PRNGKey(5), (2, 16))
+    strengths = jnp.array([-2.0, 0.0, 3.0])
+    strip = directions.strip(directions.parse_spec("sefa:2", z_dim=16), config, variables, z, strengths, key)
+    assert strip.shape == (2, 3, 28, 28, 1)
+    g = latent_generator(config)
+    np.testing.assert_allclose(strip[:, 1], g(variables, z), atol=1e-5)
+    np.testing.assert_allclose(strip[1, 2], g(variables, z[1:] + 3.0 * sefa)[0], atol=1e-5)
+    assert float(np.abs(strip[:, 0] - strip[:, 2]).max()) > 1e-3
+    np.save(tmp_path / "d.npy", np.asarray(sefa))  # a direction from a file moves the same way
+    from_file = directions.strip(directions.parse_spec(str(tmp_path / "d.npy"), z_dim=16), config, variables, z,
+                                 strengths, key)
+    np.testing.assert_array_equal(from_file, strip)
+
+
+def test_class_strip_is_class_morph(tiny_config):
+    from gan_jax.edit import directions
+    from gan_jax.sampling import latent_generator
+
+    config = dataclasses.replace(tiny_config, num_classes=3, fast_conv=False)
+    variables = _generator(config)[1]
+    z = jax.random.normal(jax.random.PRNGKey(0), (2, 16))
+    spec = directions.parse_spec("class:0-2", z_dim=16, num_classes=3)
+    strip = directions.strip(spec, config, variables, z, jnp.array([0.0, 1.0]), jax.random.PRNGKey(0))
+    np.testing.assert_array_equal(strip, edit.class_morph(latent_generator(config, 0), variables, z, 0, 2,
+                                                          jnp.array([0.0, 1.0])))
+
+
+def test_first_block_features_in_chunks_equal_one_call(tiny_config):
+    from gan_jax.edit import directions
+
+    g_net, variables = _generator(tiny_config)
+    z = jax.random.normal(jax.random.PRNGKey(0), (60, 16))
+    whole = edit.first_block_features(g_net, variables, z)
+    chunked = directions.first_block_features_in_chunks(g_net, variables, z, max_chunks=4, progress=True)
+    np.testing.assert_array_equal(chunked, whole)
+
+
+def test_chunk_length():
+    from gan_jax.edit.progress import chunk_length
+
+    assert [chunk_length(n, 20) for n in (1000, 30, 20, 7, 97)] == [50, 2, 1, 1, 97]
+    assert chunk_length(2000, 8) == 250
+    with pytest.raises(ValueError):
+        chunk_length(0, 20)
+
+
+def _assert_same_inversion(chunked, one):
+    """The same optimisation: equal up to float rounding (XLA may round the programs' sums
+    differently; often they agree bit for bit)."""
+    np.testing.assert_allclose(chunked.latents, one.latents, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(chunked.images, one.images, atol=1e-5)
+    for name in ("loss", "curves", "restart_losses"):
+        np.testing.assert_allclose(getattr(chunked, name), getattr(one, name), rtol=1e-5, atol=1e-9)
+
+
+def test_invert_with_progress_computes_what_invert_computes(tiny_config):
+    from gan_jax.sampling import latent_generator
+
+    z_true = jax.random.normal(jax.random.PRNGKey(1), (2, 8))
+    targets = _G(_G_VARS, z_true)
+    weights = jnp.ones((2, 8, 8, 1)).at[:, :3].set(0.0)
+    for options in (dict(steps=60, restarts=3), dict(steps=37, restarts=2, latent_weight=0.1, weights=weights)):
+        one = edit.invert(_G, _G_VARS, targets, jax.random.PRNGKey(2), z_dim=8, **options)
+        chunked = edit.invert_with_progress(_G, _G_VARS, targets, jax.random.PRNGKey(2), z_dim=8, progress=True,
+                                            max_chunks=6, **options)
+        _assert_same_inversion(chunked, one)
+    # With the discriminator-feature loss of a real (tiny) model.
+    config = dataclasses.replace(tiny_config, fast_conv=False)
+    _, d_net = models.build(config)
+    g, variables = latent_generator(config), _generator(config)[1]
+    options = dict(z_dim=16, steps=10, restarts=2, features=edit.discriminator_features(d_net),
+                   feature_variables=_init(d_net, config, 28, 28, 1))
+    target = g(variables, jax.random.normal(jax.random.PRNGKey(3), (1, 16)))
+    one = edit.invert(g, variables, target, jax.random.PRNGKey(0), **options)
+    chunked = edit.invert_with_progress(g, variables, target, jax.random.PRNGKey(0), max_chunks=5, **options)
+    _assert_same_inversion(chunked, one)
+    assert float(one.curves[0, -1]) < float(one.curves[0, 0])
+
+
+def test_interpolation_images():
+    key = jax.random.PRNGKey(7)
+    imgs = edit.interpolation_images(_G, _G_VARS, key, z_dim=8, pairs=3, frames=4, method="lerp")
+    assert imgs.shape == (3, 4, 8, 8, 1)
+    ends = jax.random.normal(key, (2, 3, 8))
+    np.testing.assert_allclose(imgs[:, 0], _G(_G_VARS, ends[0]), atol=1e-6)
+    np.testing.assert_allclose(imgs[:, -1], _G(_G_VARS, ends[1]), atol=1e-6)
+    np.testing.assert_allclose(imgs[1, 1], _G(_G_VARS, (2 * ends[0, 1:2] + ends[1, 1:2]) / 3)[0], atol=1e-5)

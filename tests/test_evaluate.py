@@ -117,3 +117,27 @@ def test_cli_train_classifier_and_evaluate(tiny_run, tmp_path, capsys):
     assert "Fréchet classifier distance" in out and "classifier:mnist5k-cnn" in out
     result = json.load(open(os.path.join(run, "eval.json")))
     assert result["step"] == 2 and result["num_fake"] == 40 and np.isfinite(result["fd"])
+
+
+def test_cli_evaluate_with_no_flags_trains_the_default_extractor_once(tiny_run, tmp_path, capsys, monkeypatch):
+    """``gan-jax evaluate --workdir DIR`` alone: the dataset's default classifier is trained on
+    first use (here 3 steps), cached under $GAN_JAX_CACHE, named in the table and eval.json,
+    and reused by the next call."""
+    from gan_jax.metrics import default_extractor as de
+
+    monkeypatch.setenv("GAN_JAX_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(de, "RECIPE", dict(de.RECIPE, steps=3))
+    run, _ = tiny_run
+    assert main(["evaluate", "--workdir", run, "--num", "20"]) == 0
+    out = capsys.readouterr().out
+    cached = [d for d in os.listdir(tmp_path / "cache" / "extractors") if d.startswith("mnist5k-")]
+    assert len(cached) == 1 and f"extractor: classifier:{tmp_path / 'cache' / 'extractors' / cached[0]}" in out
+    result = json.load(open(os.path.join(run, "eval.json")))
+    assert "mnist5k-default" in result["extractor"] and result["extractor_spec"].endswith(cached[0])
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("the cached default extractor was trained again")
+
+    monkeypatch.setattr(de, "_train_into", must_not_train)
+    assert main(["evaluate", "--workdir", run, "--num", "20"]) == 0
+    assert json.load(open(os.path.join(run, "eval.json")))["fd"] == pytest.approx(result["fd"], rel=1e-5)

@@ -9,8 +9,8 @@ import pytest
 
 from gan_jax import configs
 from gan_jax.errors import UserError
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 
 from treediff import rel_diff
 

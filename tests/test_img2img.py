@@ -10,14 +10,15 @@ from PIL import Image
 
 from gan_jax import configs
 from gan_jax.configs import Config
-from gan_jax.data import Batches, load_source, source_for
+from gan_jax.data import Batches, load_source
+from gan_jax.tasks import data_source as source_for
 from gan_jax.data import paired
 from gan_jax.data.photos import SPLITS, read_photo
 from gan_jax.errors import UserError
-from gan_jax.img2img_step import pool_query
+from gan_jax.tasks.cycle import pool_query
 from gan_jax.parallel import make_parallel_step
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 from gan_jax.translate import tiled
 from treediff import rel_diff
 

@@ -2,7 +2,8 @@
 
 The real weights are not available here: everything runs on random weights.
 The torch reference (written below after torchvision / pytorch-fid) runs only
-when torch is importable.
+when torch is importable: those tests are marked ``torch`` (deselected by default; run with
+``-m torch`` after ``pip install -e ".[bench]"``; under CI a skip is a failure).
 """
 import jax
 import jax.numpy as jnp
@@ -66,6 +67,7 @@ def test_preprocess_greyscale_and_rgb():
         preprocess(np.zeros((1, 8, 8, 2), np.float32))
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("size", [28, 64, 320])
 def test_preprocess_matches_torch_bilinear(size):
     torch = pytest.importorskip("torch", reason="torch is needed for the F.interpolate reference")
@@ -313,6 +315,7 @@ BLOCKS = {  # name: (torch block, flax block, input channels, spatial size)
 }
 
 
+@pytest.mark.torch
 @pytest.mark.parametrize("name", list(BLOCKS))
 def test_block_matches_torch_reference(name):
     torch, randomised, T = torch_reference()
@@ -328,6 +331,7 @@ def test_block_matches_torch_reference(name):
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 
+@pytest.mark.torch
 def test_full_network_and_converter_match_torch_reference(tmp_path):
     torch, randomised, T = torch_reference()
     net = randomised(T["Net"](), seed=1)

@@ -6,8 +6,8 @@ import pytest
 
 from gan_jax.configs import Config
 from gan_jax.models import PatchGAN, SRDiscriminator, SRGenerator, UNet, bicubic_upscale, build, pixel_shuffle
-from gan_jax.models.layers import space_to_depth
 from gan_jax.models.unet import unet_depth
+from gan_jax.ops import space_to_depth
 
 
 def _pixel_shuffle_reference(x, r):
@@ -73,9 +73,18 @@ def test_srgan_starts_at_bicubic():
 
 
 def test_build_dispatches_on_model():
+    """``config.model`` picks the pair; the task picks the U-Net's options (tasks.build_models)."""
+    from gan_jax.tasks import build_models as build
+
     g, d = build(Config(task="srgan", model="srgan", resolution=32, channels=3, scale=2))
     assert isinstance(g, SRGenerator) and isinstance(d, SRDiscriminator) and g.scale == 2
     g, d = build(Config(task="cyclegan", model="unet", dataset_b="x", d_norm="instance"))
     assert isinstance(g, UNet) and g.norm == "instance" and isinstance(d, PatchGAN) and d.norm == "instance"
     assert build(Config(task="pix2pix", model="unet", degrade="noise"))[0].residual  # a correction of the input
     assert not build(Config(task="pix2pix", model="unet", degrade="edges"))[0].residual
+
+
+def test_models_build_alone_takes_the_task_options_as_arguments():
+    g, _ = build(Config(task="cyclegan", model="unet", dataset_b="x"), norm="instance", residual=True)
+    assert g.norm == "instance" and g.residual
+    assert build(Config(task="cyclegan", model="unet", dataset_b="x"))[0].norm == "batch"  # the builder's default

@@ -15,8 +15,8 @@ from gan_jax.cli import main as cli_main
 from gan_jax.configs import member_configs, validate
 from gan_jax.errors import UserError
 from gan_jax.parallel import make_parallel_step, member_state, resolve_mode, stack_trees
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 from gan_jax.train import train
 from gan_jax.workdir import load_config
 from conftest import QUICK_COMPILE_FLAGS

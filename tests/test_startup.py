@@ -11,7 +11,7 @@ import pytest
 
 from gan_jax.checkpoint import Checkpoints
 from gan_jax.parallel import ParallelStep
-from gan_jax.state import abstract_state, init_state, init_state_async
+from gan_jax.tasks import abstract_state, init_state, init_state_async
 from gan_jax.train import train
 
 

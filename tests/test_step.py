@@ -8,8 +8,7 @@ import pytest
 from gan_jax import models
 from gan_jax.configs import Config
 from gan_jax.parallel import make_parallel_step, replicate, split_batch, unreplicate
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state, make_train_step
 from treediff import rel_diff
 
 
@@ -151,9 +150,8 @@ def test_init_compiled_without_llvm_optimisation_draws_the_same_values(tiny_conf
     those of the optimised build to float32 rounding (erf_inv may differ in the last bit)."""
     import functools
 
-    from gan_jax.state import INIT_COMPILER_OPTIONS, _init
+    from gan_jax.tasks.init import _init
 
-    assert INIT_COMPILER_OPTIONS == {"xla_backend_optimization_level": 0}
     fast = init_state(tiny_config)
     key = jax.random.PRNGKey(tiny_config.seed)  # level 3 is XLA's default (the suite itself builds at 0)
     optimised = jax.jit(functools.partial(_init, tiny_config)).lower(key).compile(
@@ -161,3 +159,50 @@ def test_init_compiled_without_llvm_optimisation_draws_the_same_values(tiny_conf
     for a, b in zip(jax.tree.leaves(fast), jax.tree.leaves(optimised)):
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-8)
     assert float(jnp.std(fast.g_params["ConvTranspose_0"]["kernel"])) == pytest.approx(0.02, rel=0.1)
+
+
+def test_init_state_compiles_with_init_compiler_options(tiny_config, monkeypatch):
+    """init_state hands INIT_COMPILER_OPTIONS to XLA: an option XLA does not know makes it fail."""
+    from gan_jax.tasks import init as init_module
+
+    config = dataclasses.replace(tiny_config, seed=tiny_config.seed + 12345)  # a program no other test cached
+    monkeypatch.setattr(init_module, "INIT_COMPILER_OPTIONS", {"xla_no_such_option_for_this_test": 1})
+    init_module._cached_init.cache_clear()
+    try:
+        with pytest.raises(Exception, match="xla_no_such_option_for_this_test"):
+            init_state(config)
+    finally:
+        init_module._cached_init.cache_clear()
+
+
+def test_rpgan_with_r1_r2_matches_its_closed_form(tiny_config):
+    """RpGAN (loss=relativistic_pairing) with R1 + R2, the R3GAN objective: G's loss reads D's
+    real logits, softplus(D(x_i) - D(G(z_i))) with the updated D; R2 is R1 on the fakes."""
+    config = dataclasses.replace(tiny_config, loss="relativistic_pairing", d_norm="none", r1_gamma=0.5,
+                                 r2_gamma=0.5)
+    g, d = models.build(config)
+    state = init_state(config)
+    batch = _batch(config)
+    new, metrics = jax.jit(make_train_step(config))(state, batch)
+
+    _, step_key = jax.random.split(state.key)
+    z = jax.random.normal(jax.random.split(step_key, 1)[0], (config.batch_size, config.z_dim))
+    fake, _ = g.apply({"params": state.g_params, "batch_stats": state.g_stats}, z, train=True,
+                      mutable=["batch_stats"])
+    real = jnp.asarray(batch["image"])
+
+    def d_at(params):
+        return lambda x: d.apply({"params": params}, x, train=True)
+
+    expected_g = jnp.mean(jax.nn.softplus(d_at(new.d_params)(real) - d_at(new.d_params)(fake)))
+    np.testing.assert_allclose(float(metrics["g_loss"]), float(expected_g), rtol=1e-4)
+    expected_d = jnp.mean(jax.nn.softplus(d_at(state.d_params)(fake) - d_at(state.d_params)(real)))
+    np.testing.assert_allclose(float(metrics["d_loss"]), float(expected_d), rtol=1e-4)
+
+    def squared_grad_norm(x):  # E ||grad_x D(x)||^2 under the pre-update D
+        grads = jax.grad(lambda v: jnp.sum(d_at(state.d_params)(v)))(x)
+        return jnp.mean(jnp.sum(jnp.square(grads), axis=(1, 2, 3)))
+
+    np.testing.assert_allclose(float(metrics["r1"]), float(squared_grad_norm(real)), rtol=1e-4)
+    np.testing.assert_allclose(float(metrics["r2"]), float(squared_grad_norm(fake)), rtol=1e-4)
+    assert float(metrics["r2"]) != pytest.approx(float(metrics["r1"]))

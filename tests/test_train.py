@@ -11,10 +11,9 @@ import jax
 import numpy as np
 import pytest
 
-from gan_jax import logger
+from gan_jax import logger, tasks
 from gan_jax.checkpoint import Checkpoints, signature
-from gan_jax.state import abstract_state
-from gan_jax import data
+from gan_jax.tasks import abstract_state
 from gan_jax.train import TrainingDiverged, train, train_in_memory
 
 from conftest import QUICK_COMPILE_FLAGS
@@ -60,7 +59,7 @@ def test_train_in_memory_is_the_train_loop_without_a_run_directory(tiny_config, 
     # Two critic updates on fresh real batches: both loops must read 2 x batch_size images a step.
     config = dataclasses.replace(tiny_config, parallel="jit", n_critic=2, fresh_reals=True)
     train(config, str(tmp_path / "run"), progress=False)
-    source = data.source_for(config)
+    source = tasks.data_source(config)
     stops = []
     for step, state, seconds in train_in_memory(config, source, [4, 2]):
         stops.append(step)
@@ -143,3 +142,115 @@ def test_resume_after_damaged_latest_checkpoint(tiny_config, tmp_path, capsys):
     assert result.step == 6
     assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2", "4", "6"]
     assert int(_restore(config, workdir, 4).step) == 4  # rewritten, readable again
+
+
+def _damage_largest_file(step_dir):
+    files = [os.path.join(r, f) for r, _, fs in os.walk(step_dir) for f in fs]
+    path = max(files, key=os.path.getsize)
+    with open(path, "r+b") as f:  # bytes overwritten a third into the file, as a user did
+        f.seek(os.path.getsize(path) // 3)
+        f.write(os.urandom(64))
+
+
+def test_only_unreadable_checkpoints_say_how_to_go_on_and_restart(tiny_config, tmp_path, capsys):
+    from gan_jax.errors import UserError
+
+    config = dataclasses.replace(tiny_config, parallel="jit")
+    workdir = str(tmp_path / "run")
+    ckdir = os.path.join(workdir, "checkpoints")
+    train(config, workdir, progress=False)  # checkpoints 2 and 4
+    fresh_2 = [np.asarray(x) for x in jax.tree.leaves(_restore(config, workdir, 2))]
+    for s in (2, 4):
+        _damage_largest_file(os.path.join(ckdir, str(s)))
+    for _ in range(2):  # says so every time, and moves nothing
+        with pytest.raises(UserError) as e:
+            train(dataclasses.replace(config, steps=6), workdir, progress=False)
+        msg = str(e.value)
+        assert "\n" not in msg and f"no readable checkpoint in {ckdir}: all 2 are damaged" in msg
+        assert "gan-jax train with --restart" in msg and "restart=True" in msg and f"{ckdir}.damaged-<time>/" in msg
+        assert sorted(os.listdir(ckdir)) == ["2", "4"]
+    capsys.readouterr()
+    result = train(dataclasses.replace(config, steps=2), workdir, progress=False, restart=True)
+    err = capsys.readouterr().err
+    assert result.step == 2 and "restarting" in err and "resuming" not in err
+    moved = [d for d in os.listdir(workdir) if d.startswith("checkpoints.damaged-")]
+    assert len(moved) == 1 and moved[0] in err and sorted(os.listdir(os.path.join(workdir, moved[0]))) == ["2", "4"]
+    assert sorted(os.listdir(ckdir)) == ["2"]
+    assert [r["step"] for r in logger.read(os.path.join(workdir, "metrics.jsonl"))] == [2]  # the log starts over
+    for a, b in zip(jax.tree.leaves(_restore(config, workdir, 2)), fresh_2):  # from step 0: the fresh run again
+        np.testing.assert_array_equal(np.asarray(a), b)
+    # With a readable checkpoint, restart=True resumes as usual.
+    assert train(config, workdir, progress=False, restart=True).step == 4
+    assert "resuming" in capsys.readouterr().err
+
+
+def test_checkpoints_also_every_checkpoint_minutes(tiny_config, tmp_path):
+    from gan_jax.errors import UserError
+
+    config = dataclasses.replace(tiny_config, parallel="jit", steps=6, checkpoint_every=1000, keep_checkpoints=100)
+    timed = train(dataclasses.replace(config, checkpoint_minutes=1e-9), str(tmp_path / "timed"), progress=False)
+    assert sorted(map(int, os.listdir(tmp_path / "timed" / "checkpoints"))) == [1, 2, 3, 4, 5, 6]
+    assert timed.checkpoints == 6 and timed.checkpoint_seconds > 0
+    off = train(dataclasses.replace(config, checkpoint_minutes=0), str(tmp_path / "off"), progress=False)
+    assert os.listdir(tmp_path / "off" / "checkpoints") == ["6"] and off.checkpoints == 1
+    a, b = _restore(config, str(tmp_path / "timed")), _restore(config, str(tmp_path / "off"))
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):  # saving does not change the run
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    with pytest.raises(UserError, match="checkpoint_minutes=-1"):
+        train(dataclasses.replace(config, checkpoint_minutes=-1.0), str(tmp_path / "bad"), progress=False)
+
+
+def test_a_signal_before_train_stops_it_before_it_starts(tiny_config, tmp_path):
+    import threading
+
+    from gan_jax.train import stop_signals
+
+    workdir = str(tmp_path / "run")
+    with stop_signals(["SIGTERM"]):  # kept by a command line's own handler during its start-up
+        result = train(tiny_config, workdir, progress=False)
+    assert result.stopped_by_signal == "SIGTERM" and result.step == 0 and not os.path.exists(workdir)
+    if threading.current_thread() is threading.main_thread():
+        before = signal.getsignal(signal.SIGTERM)
+        with stop_signals() as stop:
+            os.kill(os.getpid(), signal.SIGTERM)  # sets the flag; interrupts nothing
+            for _ in range(100):
+                if stop.received:
+                    break
+                time.sleep(0.01)
+            assert stop.received == "SIGTERM"
+            with stop_signals() as inner:  # nested: the same flag
+                assert inner is stop
+        assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_sigterm_waits_for_the_save_in_flight(tmp_path):
+    """Asynchronous saves after almost every step (checkpoint_minutes ~ 6 ms): SIGTERM exits 0
+    with its checkpoint written, and every checkpoint left restores."""
+    workdir = str(tmp_path / "run")
+    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "--workdir", workdir, "--steps", "100000",
+           "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=8",
+           "--set", "log_every=1", "--set", "checkpoint_every=100000", "--set", "sample_every=100000",
+           "--set", "checkpoint_minutes=0.0001", "--set", "keep_checkpoints=1000", "--set", "parallel=jit"]
+    env = {**os.environ, "XLA_FLAGS": QUICK_COMPILE_FLAGS}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        path = os.path.join(workdir, "metrics.jsonl")
+        assert _wait_for_metrics(path, 120), "training did not start"
+        end = time.time() + 60
+        while time.time() < end and len(logger.read(path)) < 5:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    stopped = int(err.split("stopped by SIGTERM after step ")[1].split(";")[0])
+    names = os.listdir(os.path.join(workdir, "checkpoints"))
+    assert all(n.isdigit() for n in names), names  # no write left unfinished
+    steps = sorted(map(int, names))
+    assert steps[-1] == stopped and len(steps) >= 3
+    from gan_jax import configs
+    config = configs.validate(configs.override(configs.get("dcgan_mnist"), ["g_width=8", "d_width=8"]))
+    with Checkpoints(os.path.join(workdir, "checkpoints")) as ckpts:
+        for s in steps:
+            assert int(ckpts.restore(abstract_state(config), signature(config), s, warn=False)[0].step) == s

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 
 from gan_jax import configs
 from gan_jax.bench.throughput import compiled_flops
-from gan_jax.state import init_state
-from gan_jax.step import make_train_step
+from gan_jax.tasks import init_state
+from gan_jax.tasks import make_train_step
 
 
 def step_cost(config, repeats: int) -> tuple[float, float]:

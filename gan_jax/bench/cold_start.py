@@ -54,7 +54,7 @@ import gan_jax
 from gan_jax import configs
 from gan_jax.data import load_source
 from gan_jax.parallel import make_parallel_step
-from gan_jax.state import init_state
+from gan_jax.tasks import init_state
 marks["imports"] = time.time() - t_start
 config = configs.get("dcgan_mnist")
 source = load_source(config.dataset, resolution=config.resolution, channels=config.channels)

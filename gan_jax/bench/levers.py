@@ -1,7 +1,7 @@
 """Side-by-side measurements of the performance levers of the JAX train step (see benchmarks/NOTES.md).
 
-Every variant is the same train step traced under a different conv formulation
-(``gan_jax.models.layers.conv_policy``), or run ``K`` steps per dispatch under
+Every variant is the same train step with its models under a different conv policy
+(a ``gan_jax.ops.ConvPolicy`` value), or run ``K`` steps per dispatch under
 ``lax.scan``; they run interleaved in one process, and optionally beside the
 PyTorch eager step as an anchor::
 
@@ -10,6 +10,7 @@ PyTorch eager step as an anchor::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -17,8 +18,9 @@ import time
 
 ALL_LAX = {"forward": "lax", "transpose": "lax", "wgrad": "lax"}
 
-# name -> (description, conv_policy overrides (None: the plain lax ops), steps per call:
-#          K > 1 a rolled lax.scan, -K an unrolled one, 0 one step without buffer donation)
+# name -> (description, the ConvPolicy fields that differ from the default (None: ops.PLAIN, the plain
+#          lax ops), steps per call: K > 1 a rolled lax.scan, -K an unrolled one, 0 one step without
+#          buffer donation)
 VARIANTS = {
     "plain": ("every conv the plain lax op (fast_conv=False)", None, 1),
     "prev": ("previous default: transposed-conv gradients via the adjoint strided conv, all else lax",
@@ -32,7 +34,7 @@ VARIANTS = {
     "winograd-transpose": ("prev + Winograd sub-pixel transposed convs only", {**ALL_LAX, "transpose": "winograd"}, 1),
     "im2col": ("space-to-depth + shifted matmuls for every stride-2 op",
                {"forward": "im2col", "transpose": "im2col", "wgrad": "im2col"}, 1),
-    "auto": ("library default: per-shape choice (layers._choose)", {}, 1),
+    "auto": ("library default: per-shape choice (ConvPolicy.choose)", {}, 1),
     "wino-min8": ("Winograd where min(I, O) >= 8, else lax", {"winograd_min_channels": 8}, 1),
     "small-lax": ("auto, the plain lax ops for the layers with < 8 channels on a side (default at 28/32 px "
                   "before 2026-11-27)", {"small": "lax"}, 1),
@@ -71,11 +73,12 @@ def build(name: str, config):
     import jax
 
     from gan_jax.bench.scan import make_scan_step, stack_batches
-    from gan_jax.models import layers
-    from gan_jax.state import init_state
-    from gan_jax.step import make_train_step
+    from gan_jax.ops import DEFAULT_POLICY, PLAIN, policy_spec
+    from gan_jax.tasks import init_state, make_train_step
 
-    _, policy, k = VARIANTS[name]
+    _, choices, k = VARIANTS[name]
+    policy = PLAIN if choices is None else dataclasses.replace(DEFAULT_POLICY, **choices)
+    config = dataclasses.replace(config, conv_policy=policy_spec(policy), fast_conv=policy.fast)
     donate = k != 0
     unroll, k = k < 0, max(1, abs(k))
     state = init_state(config)
@@ -84,12 +87,11 @@ def build(name: str, config):
                               minval=-1.0, maxval=1.0)
     batch = {"image": real}
     t = time.perf_counter()
-    with layers.plain_convs(policy is None), layers.conv_policy(**(policy or {})):
-        if k > 1:
-            fn, batch = make_scan_step(config, k, unroll), stack_batches(batch, k)
-        else:
-            fn = jax.jit(make_train_step(config), donate_argnums=0 if donate else ())
-        compiled = fn.lower(state, batch).compile()
+    if k > 1:
+        fn, batch = make_scan_step(config, k, unroll), stack_batches(batch, k)
+    else:
+        fn = jax.jit(make_train_step(config), donate_argnums=0 if donate else ())
+    compiled = fn.lower(state, batch).compile()
     compile_s = time.perf_counter() - t
     box = {"state": state}
 

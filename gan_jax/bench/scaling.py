@@ -41,7 +41,7 @@ def _build(config, mode: str):
     import numpy as np
 
     from gan_jax.parallel import make_parallel_step
-    from gan_jax.state import init_state
+    from gan_jax.tasks import init_state
 
     runner = make_parallel_step(config, mode)
     rng = np.random.default_rng(0)

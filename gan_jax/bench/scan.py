@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from gan_jax.parallel import fuse_steps
-from gan_jax.step import make_train_step
+from gan_jax.tasks import make_train_step
 
 
 def make_scan_step(config, steps_per_call: int, unroll: bool = False):

@@ -2,17 +2,21 @@
 
 The networks are pytorch/examples ``dcgan/main.py`` generalised the way
 ``gan_jax.models.dcgan`` is (28/32/64 px, any width); at 64 px and width 64 they
-are exactly the reference's. The step is the one of ``gan_jax.step`` with
+are exactly the reference's. The step is the one of ``gan_jax.tasks.generate`` with
 ``loss="minimax"`` and ``n_critic=1``: D on the real batch, then on the detached
 fake, one D update; then the G loss through the *updated* D on the same fake
 (one G forward per step), one G update. Adam as in the config.
 
-``from_state`` copies the weights of a ``GANState`` into the torch networks
+``load_state`` copies the weights of a ``GANState`` into the torch networks
 (flax kernel ``[kh, kw, I, O]`` -> Conv2d ``[O, I, kh, kw]``; our ConvTranspose
 kernel ``[k, k, I, O]`` -> ConvTranspose2d ``[I, O, k, k]``), so one step of
-each from the same state, batch and latents gives the same result.
+each from the same state, batch and latents gives the same result. ``load_adam_state``
+copies the Adam moments and step count too, so that a later step (not only the first,
+where Adam's update is ~lr * sign(grad) whatever its betas) starts from the same state.
 """
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import torch
@@ -96,6 +100,18 @@ def load_discriminator(net: TorchDiscriminator, params: dict, stats: dict) -> No
             m.running_var.copy_(_t(s["var"]))
 
 
+def _adam_state(opt_state):
+    """The ``ScaleByAdamState`` (count, mu, nu) inside an optax state (``optax.adam``: a chain)."""
+    if hasattr(opt_state, "mu") and hasattr(opt_state, "nu") and hasattr(opt_state, "count"):
+        return opt_state
+    if isinstance(opt_state, (tuple, list)):
+        for part in opt_state:
+            found = _adam_state(part)
+            if found is not None:
+                return found
+    return None
+
+
 def generator_params_like(net: TorchGenerator, params: dict) -> dict:
     """The torch G's weights in the layout of the flax ``params`` tree (numpy)."""
     convs = [m for m in net.main if isinstance(m, tnn.ConvTranspose2d)]
@@ -125,7 +141,7 @@ def discriminator_params_like(net: TorchDiscriminator, params: dict) -> dict:
 
 
 class TorchDCGAN:
-    """G, D, their Adam optimisers and the train step of ``gan_jax.step`` (minimax, n_critic=1)."""
+    """G, D, their Adam optimisers and the train step of ``gan_jax.tasks.generate`` (minimax, n_critic=1)."""
 
     def __init__(self, config, compile: bool = False, channels_last: bool = False, device: str = "cpu",
                  autocast_dtype=None, compile_options: dict | None = None):
@@ -154,6 +170,21 @@ class TorchDCGAN:
         """Copy G/D weights and BatchNorm statistics from a gan_jax ``GANState`` (Adam moments stay 0)."""
         load_generator(self.g, state.g_params, state.g_stats)
         load_discriminator(self.d, state.d_params, state.d_stats)
+
+    def load_adam_state(self, state) -> None:
+        """Copy both Adam states (step count, first and second moments) from a gan_jax ``GANState``,
+        so that the next step of each starts from the same optimiser state too."""
+        for net, opt, loader, opt_state, stats in ((self.g, self.opt_g, load_generator, state.g_opt, state.g_stats),
+                                                  (self.d, self.opt_d, load_discriminator, state.d_opt, state.d_stats)):
+            adam = _adam_state(opt_state)
+            moments = []
+            for tree in (adam.mu, adam.nu):
+                scratch = copy.deepcopy(net)
+                loader(scratch, tree, stats)  # the moments have the parameters' layout
+                moments.append([p.detach().clone() for p in scratch.parameters()])
+            step = torch.tensor(float(np.asarray(adam.count)))
+            for p, m, v in zip(net.parameters(), *moments, strict=True):
+                opt.state[p] = {"step": step.clone(), "exp_avg": m.to(p.device), "exp_avg_sq": v.to(p.device)}
 
     def step(self, real: torch.Tensor, z: torch.Tensor) -> dict:
         """One train step. real: [B, C, H, W] in [-1, 1]; z: [B, z_dim]."""

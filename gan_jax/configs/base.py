@@ -18,16 +18,18 @@ class Config:
     dataset: str = "mnist5k"
     """Data source spec: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx
     files), ``idx:PATH`` (MNIST-format idx files), ``tfds:NAME[:SPLIT]``,
-    ``folder:PATH``."""
+    ``folder:PATH``, ``faces100`` (scikit-image's 100 face crops), ``stacked_mnist``
+    (three MNIST-5k digits as RGB, 1,000 modes; channels=3)."""
     tfds_data_dir: str = ""
     """TFDS data directory ('' = the TFDS default, ~/tensorflow_datasets)."""
     resolution: int = 28
     channels: int = 1
     # --- model ----------------------------------------------------------
     model: str = "dcgan"
-    """``dcgan`` (28/32/64 px), ``sngan_cnn`` (DCGAN's G with the SNGAN paper's 7-conv standard
+    """A registered model (:mod:`gan_jax.models`) or an import path ``module:attr``: ``dcgan`` (28/32/64 px), ``sngan_cnn`` (DCGAN's G with the SNGAN paper's 7-conv standard
     CNN D; ``d_norm`` spectral or none), ``resnet`` (SNGAN's ResNets; 32 px, or any S * 2**k px
-    with 3 <= S <= 7, e.g. 28), ``unet`` and ``srgan`` (the image-to-image tasks)."""
+    with 3 <= S <= 7, e.g. 28), ``stylegan2`` (task=style), ``r3gan`` (R3GAN's ConvNets), ``unet``
+    and ``srgan`` (the image-to-image tasks)."""
     z_dim: int = 100
     num_classes: int = 0
     """Class-conditional models when > 0 (conditional-BatchNorm G, and D as ``conditioning``
@@ -47,20 +49,28 @@ class Config:
     Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix their
     per-sample gradients."""
     fast_conv: bool = True
-    """Use the fast-gradient transposed convolution (same function, faster backward)."""
+    """Use the fast CPU conv formulations of :mod:`gan_jax.ops` (same function, faster); False:
+    every conv the plain ``lax`` op."""
+    conv_policy: str = ""
+    """How the fast convs compute each op (:func:`gan_jax.ops.parse_policy`): '' the library
+    default, or ``field=value`` changes of it, e.g. ``small=lax,winograd_tile=4``."""
     compute_dtype: str = "float32"
     """``float32`` or ``bfloat16`` (bf16 compute, float32 master weights; for GPU/TPU)."""
     # --- objective and optimisation ---------------------------------------
     loss: str = "minimax"
-    """Loss name from ``gan_jax.losses.LOSSES``: ``minimax`` (non-saturating G loss),
-    ``minimax_saturating`` (the original E[log(1 - D(G(z)))] form), ``wasserstein``,
-    ``hinge``, ``least_squares``."""
+    """Loss name from ``gan_jax.losses.LOSSES`` (or an import path ``module:attr``): ``minimax``
+    (non-saturating G loss), ``minimax_saturating`` (the original E[log(1 - D(G(z)))] form),
+    ``wasserstein``, ``hinge``, ``least_squares``, ``relativistic_average`` (RaGAN),
+    ``relativistic_pairing`` (RpGAN)."""
     gp_weight: float = 0.0
     """Weight of the WGAN-GP gradient penalty on real/fake interpolates (0: off; usually 10)."""
     r1_gamma: float = 0.0
     """R1 penalty gamma on real data, applied as gamma/2 * E||grad D(x)||^2 (0: off)."""
+    r2_gamma: float = 0.0
+    """R2 penalty gamma on generated data, gamma/2 * E||grad D(G(z))||^2 (0: off); R3GAN uses
+    R1 + R2 with the same gamma and ``loss=relativistic_pairing``."""
     r1_every: int = 1
-    """Lazy R1: apply it every k steps, scaled by k."""
+    """Lazy R1 (and R2): apply them every k steps, scaled by k."""
     augment: str = ""
     """DiffAugment policy for every D input, real and fake, e.g. ``translation,cutout``
     or ``color,translation,cutout`` ('' = none)."""
@@ -104,6 +114,14 @@ class Config:
     keep_checkpoints: int = 3
     grid_size: int = 64
     """Number of images in the periodic sample grid (a fixed latent batch)."""
+    checkpoint_minutes: float = 5.0
+    """Also write a checkpoint once this many minutes have passed since the last one (or
+    since the first step), whatever ``checkpoint_every`` says; 0: only every
+    ``checkpoint_every`` steps. Multi-process runs check it every ``log_every`` steps."""
+    checkpoint_async: bool = True
+    """Write checkpoints in a worker thread while training goes on (one-process runs; runs of
+    several processes always save synchronously). The loop waits for a save in flight before
+    the next one and before it returns, SIGTERM/SIGINT included."""
     # --- evaluation during training -----------------------------------------
     eval_every: int = 0
     """Evaluate every K steps and at the end (0: never); needs ``eval_extractor``."""
@@ -118,12 +136,13 @@ class Config:
 
     # --- image-to-image tasks --------------------------------------------------
     task: str = "generate"
-    """``generate`` (an unconditional or class-conditional GAN: the models above),
+    """A registered task (:mod:`gan_jax.tasks`) or an import path ``module:attr``: ``generate`` (an unconditional or class-conditional GAN: the models above),
     ``pix2pix`` (paired translation: U-Net G, PatchGAN D, adversarial + L1),
     ``inpaint`` (the pix2pix networks fed the masked image and the mask; G's output fills
     the hole), ``srgan`` (super-resolution x``scale``: residual pixel-shuffle G, pixel
     pretraining then adversarial fine-tuning), ``cyclegan`` (unpaired translation between
-    ``dataset`` and ``dataset_b``)."""
+    ``dataset`` and ``dataset_b``), ``style`` (StyleGAN2's step: style mixing, noise inputs,
+    path-length regularisation, ADA)."""
     degrade: str = ""
     """How a paired task makes its source from each target image: ``noise`` (Gaussian,
     ``noise_sigma``), ``grey`` (luminance), ``edges`` (Sobel magnitude) for pix2pix;
@@ -153,6 +172,28 @@ class Config:
     """CycleGAN: weight of the identity L1 losses, as a fraction of ``cycle_weight`` (0: off)."""
     pool_size: int = 50
     """CycleGAN: size of each history pool of generated images shown to D (0: no pool)."""
+
+    # --- StyleGAN2 and ADA (model=stylegan2, task=style) -------------------------
+    mapping_layers: int = 8
+    """StyleGAN2: dense layers of the mapping network z -> w (w has ``z_dim`` dimensions)."""
+    style_mixing: float = 0.9
+    """StyleGAN2: probability that a training batch mixes two latents' styles at a random crossover layer."""
+    pl_weight: float = 2.0
+    """StyleGAN2: weight of the path-length regulariser (0: off), applied every ``pl_every`` steps."""
+    pl_every: int = 4
+    """StyleGAN2: lazy path-length regularisation every k steps, scaled by k."""
+    truncation_psi: float = 1.0
+    """StyleGAN2: truncation psi of ``sample``/``evaluate`` (1: none, 0: every image the mean w's)."""
+    ada: str = ""
+    """Adaptive discriminator augmentation (task=style): ``bgc`` (blit, geometric, colour), ``bg``,
+    or comma-separated ops of :mod:`gan_jax.data.ada` ('' = off); each op is applied to every
+    D input, real and fake, with the probability p that ADA adapts (starting at ``ada_p``)."""
+    ada_target: float = 0.6
+    """ADA: target of r_t = E[sign(D(real))]; p rises when r_t is above it (0: p stays at ``ada_p``)."""
+    ada_kimg: float = 500.0
+    """ADA: thousands of real images for p to move by 1 (the speed of the p controller)."""
+    ada_p: float = 0.0
+    """ADA: the initial augmentation probability p."""
 
     @property
     def real_batch_size(self) -> int:

@@ -7,8 +7,8 @@ from gan_jax.data.augment import diff_augment
 from gan_jax.data.batches import Batches, batch_indices
 from gan_jax.data.convert import to_float
 from gan_jax.data.load import load_source
-from gan_jax.data.paired import PairedSource, UnpairedSource, source_for
+from gan_jax.data.paired import PairedSource, UnpairedSource
 from gan_jax.data.source import ImageSource
 
 __all__ = ["Batches", "ImageSource", "PairedSource", "UnpairedSource", "batch_indices", "diff_augment",
-           "load_source", "source_for", "to_float"]
+           "load_source", "to_float"]

@@ -3,7 +3,9 @@
 Specs: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx files; ``:train``
 the first 60k, ``:test`` the last 10k), ``idx:PATH``, ``tfds:NAME[:SPLIT]``,
 ``folder:PATH``, ``photos[:train|heldout]`` (patches of the photos shipped in
-scikit-learn and matplotlib, :mod:`gan_jax.data.photos`). Every source is fitted
+scikit-learn and matplotlib, :mod:`gan_jax.data.photos`), ``faces100`` (the 100 faces of
+scikit-image's ``lfw_subset``, :mod:`gan_jax.data.faces100`), ``stacked_mnist`` (three MNIST-5k
+digits as RGB, 1,000 modes, :mod:`gan_jax.data.stacked_mnist`; channels=3). Every source is fitted
 to ``resolution`` x ``resolution`` pixels and ``channels`` (1 or 3).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from gan_jax.data.tfds_loader import load_tfds
 from gan_jax.errors import UserError
 
 SPEC_FORMS = ("mnist5k, fashion_mnist[:train|test], idx:PATH, tfds:NAME[:SPLIT], folder:PATH, "
-              "photos[:train|heldout]")
+              "photos[:train|heldout], faces100, stacked_mnist")
 
 
 def _in_memory(name, images, labels, resolution, channels, num_classes=None) -> ImageSource:
@@ -36,6 +38,16 @@ def load_source(spec: str, *, resolution: int, channels: int,
     if not sep and kind == "mnist5k":
         images, labels = read_mnist5k()
         return _in_memory("mnist5k", images, labels, resolution, channels, 10)
+    if not sep and kind == "faces100":
+        from gan_jax.data.faces100 import read_faces100
+        return _in_memory("faces100", read_faces100(), None, resolution, channels)
+    if not sep and kind == "stacked_mnist":
+        from gan_jax.data.stacked_mnist import StackedMNIST
+        if channels != 3:
+            raise UserError(f"dataset stacked_mnist: its digits are the 3 colour channels; expected channels=3, "
+                            f"got {channels}")
+        digits, labels = read_mnist5k()
+        return StackedMNIST(fit_images(digits, resolution, 1, "dataset stacked_mnist"), labels)
     if not sep and kind == "fashion_mnist":
         images, labels = read_fashion_mnist()
         return _in_memory("fashion_mnist", images, labels, resolution, channels, 10)

@@ -6,13 +6,13 @@ learns to invert.
 
 * :func:`add_noise` (denoising), :func:`greyscale` (colourisation), :func:`sobel_edges`
   (edges -> image), :func:`downscale` (super-resolution, antialiased bicubic),
-  :func:`inpaint_source` with :func:`masks` (inpainting; masks from :mod:`gan_jax.edit.masks`).
+  :func:`inpaint_source` with :func:`masks` (inpainting; masks from :mod:`gan_jax.data.masks`).
 
 A :class:`PairedSource` wraps an image source and yields ``{"source", "target"}``
 batches; an :class:`UnpairedSource` yields ``{"a", "b"}`` batches of two unrelated
 sources (CycleGAN). Both have ``make_batch(indices, rng)``, which :class:`~gan_jax.data.Batches`
 calls with a generator seeded by (seed, step), so a resumed run sees the same batches.
-:func:`source_for` builds the training (or held-out) source of a config.
+The task modules (:mod:`gan_jax.tasks`) build a config's training (or held-out) source from these.
 """
 from __future__ import annotations
 
@@ -73,9 +73,9 @@ def downscale(x: np.ndarray, factor: int) -> np.ndarray:
 
 def masks(kind: str, num: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """``num`` inpainting masks float32 [num, size, size, 1], 1 = missing: ``mask_center`` (the
-    centre half square, :func:`gan_jax.edit.masks.center_box`) or ``mask_box`` (random boxes,
-    :func:`gan_jax.edit.masks.random_boxes`)."""
-    from gan_jax.edit import masks as m  # a leaf module of pure JAX functions
+    centre half square, :func:`gan_jax.data.masks.center_box`) or ``mask_box`` (random boxes,
+    :func:`gan_jax.data.masks.random_boxes`)."""
+    from gan_jax.data import masks as m
 
     if kind == "mask_center":
         return np.broadcast_to(np.asarray(m.center_box(size, size)), (num, size, size, 1)).copy()
@@ -161,16 +161,3 @@ def load_domain(spec: str, *, resolution: int, channels: int, tfds_data_dir: str
                         f"0..{int(source.labels.max())}")
     keep = source.labels == int(label)
     return ImageSource(spec, source.images[keep], source.labels[keep])
-
-
-def source_for(config, split: str = "train"):
-    """The data of ``config``: an image source (task ``generate``), a :class:`PairedSource`
-    or an :class:`UnpairedSource`. ``split="heldout"`` gives a paired task's ``holdout_dataset``."""
-    kw = dict(resolution=config.resolution, channels=config.channels, tfds_data_dir=config.tfds_data_dir or None)
-    if config.task == "generate":
-        return load_source(config.dataset, **kw)
-    if config.task == "cyclegan":
-        return UnpairedSource(load_domain(config.dataset, **kw), load_domain(config.dataset_b, **kw))
-    spec = config.holdout_dataset or config.dataset if split == "heldout" else config.dataset
-    kind = "downscale" if config.task == "srgan" else config.degrade
-    return PairedSource(load_source(spec, **kw), kind, noise_sigma=config.noise_sigma, scale=config.scale)

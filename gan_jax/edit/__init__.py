@@ -4,15 +4,21 @@ Every function is pure and jitted; it takes the generator as a function
 ``g(variables, z [N, Z]) -> images [N, H, W, C]`` in [-1, 1] (for a run:
 ``gan_jax.sampling.latent_generator(config)``) with its variables pytree, and draws
 randomness from an explicit key. Masks are [H, W, 1] / [B, H, W, 1], 1 = missing.
+What a command line names (``--direction``, ``--strength``, ``--mask``) is parsed and
+checked here too (:func:`directions.parse_spec`, :func:`masks.from_spec`), so the CLI only
+parses its arguments and prints.
 """
-from gan_jax.edit import masks
-from gan_jax.edit.directions import (attribute_direction, class_mix, class_morph, first_block_features,
-                                     first_layer_weight, fit_boundary, ganspace, move, sefa)
+from gan_jax.edit import directions, masks
+from gan_jax.edit.directions import (DirectionSpec, attribute_direction, class_mix, class_morph,
+                                     first_block_features, first_layer_weight, fit_boundary, ganspace, move,
+                                     parse_spec, parse_strengths, sefa)
 from gan_jax.edit.inpaint import composite, diffusion_fill, latent_fill, make_inpainter, mean_fill
-from gan_jax.edit.interpolate import interpolate, lerp, slerp
-from gan_jax.edit.invert import Inversion, discriminator_features, feature_distance, invert, mean_error, psnr
+from gan_jax.edit.interpolate import interpolate, interpolation_images, lerp, slerp
+from gan_jax.edit.invert import (Inversion, discriminator_features, feature_distance, invert, invert_with_progress,
+                                 mean_error, psnr)
 
-__all__ = ["Inversion", "attribute_direction", "class_mix", "class_morph", "composite", "diffusion_fill",
-           "discriminator_features", "feature_distance", "first_block_features", "first_layer_weight",
-           "fit_boundary", "ganspace", "interpolate", "invert", "latent_fill", "lerp", "make_inpainter", "masks",
-           "mean_error", "mean_fill", "move", "psnr", "sefa", "slerp"]
+__all__ = ["DirectionSpec", "Inversion", "attribute_direction", "class_mix", "class_morph", "composite",
+           "diffusion_fill", "directions", "discriminator_features", "feature_distance", "first_block_features",
+           "first_layer_weight", "fit_boundary", "ganspace", "interpolate", "interpolation_images", "invert",
+           "invert_with_progress", "latent_fill", "lerp", "make_inpainter", "masks", "mean_error", "mean_fill",
+           "move", "parse_spec", "parse_strengths", "psnr", "sefa", "slerp"]

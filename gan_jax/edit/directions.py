@@ -9,15 +9,24 @@
   of their images, e.g. a classifier's prediction.
 * ``class_mix``: for a class-conditional G, moving from class a towards class b mixes the
   per-class parameters (the conditional BatchNorm embeddings) of a into those of b.
+
+A command line's ``--direction`` / ``--strength`` text becomes a checked :class:`DirectionSpec`
+and strengths with :func:`parse_spec` / :func:`parse_strengths`; :func:`strip` draws the
+images along it.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Callable
+import os
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+
+from gan_jax.errors import UserError
 
 
 def _unit(v: jax.Array) -> jax.Array:
@@ -138,3 +147,171 @@ def class_morph(g: Callable, variables, z: jax.Array, source, target, strengths:
     by each of ``strengths`` [S] (:func:`class_mix`); ``g(variables, z)`` must draw class ``source``."""
     images = jax.vmap(lambda t: g(class_mix(variables, source, target, t), z))(strengths)  # [S, B, ...]
     return jnp.swapaxes(images, 0, 1)
+
+
+# --- Directions named on a command line -------------------------------------------------
+
+KINDS = ("sefa", "ganspace", "classifier", "class")
+"""The direction kinds :func:`parse_spec` knows by name (anything else is a ``.npy`` file)."""
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class DirectionSpec:
+    """A direction named by text (:func:`parse_spec`), checked against the model.
+
+    ``kind``: ``sefa``, ``ganspace`` or ``classifier`` (``index`` = K), ``class``
+    (``classes`` = (A, B)) or ``vector`` (``vector`` [Z], a ``.npy`` file's first row).
+    ``classifier``: the classifier of ``classifier:K``."""
+    text: str
+    kind: str
+    index: int | None = None
+    classes: tuple[int, int] | None = None
+    vector: np.ndarray | None = None
+    classifier: Any = None
+
+
+def parse_strengths(text: str, option: str = "--strength") -> np.ndarray:
+    """``START:STOP:NUM`` (evenly spaced, ends included) or a comma-separated list -> float32 [S];
+    UserError naming ``option`` for anything else, an empty list or a non-finite value."""
+    try:
+        if ":" in text:
+            start, stop, num = text.split(":")
+            values = np.linspace(float(start), float(stop), int(num))
+        else:
+            values = np.array([float(v) for v in text.split(",")])
+    except ValueError:
+        values = np.zeros(0)
+    if not values.size or not np.all(np.isfinite(values)):
+        raise UserError(f"{option} {text}: expected START:STOP:NUM (e.g. -3:3:7) or a comma-separated list")
+    return values.astype(np.float32)
+
+
+def load_vectors(path: str, z_dim: int, option: str = "--latent") -> np.ndarray:
+    """A ``.npy`` file of latents [Z] or [N, Z] -> float32 [N, Z]; UserError naming ``option`` if it
+    is missing, not a ``.npy`` array, or of another shape."""
+    if not os.path.isfile(path):
+        raise UserError(f"{option} {path}: no such file; expected a .npy array [{z_dim}] or [N, {z_dim}] "
+                        f"(e.g. latent.npy from gan-jax invert)")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{option} {path}: not a .npy array ({type(e).__name__})") from None
+    z = z[None] if z.ndim == 1 else z
+    if z.ndim != 2 or z.shape[1] != z_dim or not np.issubdtype(z.dtype, np.number):
+        raise UserError(f"{option} {path}: array of shape {list(z.shape)}; expected [{z_dim}] or [N, {z_dim}] "
+                        f"(the model's z_dim)")
+    return z.astype(np.float32)
+
+
+def parse_spec(text: str, *, z_dim: int, num_classes: int = 0, num_samples: int = 2000,
+               classifier: str | None = None, image_shape: tuple[int, int, int] | None = None,
+               option: str = "--direction") -> DirectionSpec:
+    """Parse and check a direction named by ``text`` for a model with latents [``z_dim``]:
+
+    * ``sefa:K``: K-th closed-form SeFa direction (K < z_dim);
+    * ``ganspace:K``: K-th GANSpace direction fitted on ``num_samples`` latents (K < both);
+    * ``classifier:K``: InterFaceGAN boundary of class K of the classifier in the directory
+      ``classifier`` (gan-jax train-classifier), which must take images of ``image_shape``;
+    * ``class:A-B``: class-conditional models (``num_classes`` > 0): class A mixed into B;
+    * anything else: a ``.npy`` file of a vector [Z] (or [N, Z]: its first row).
+
+    UserError naming ``option`` (or ``--classifier``) for what does not fit the model."""
+    kind, _, arg = text.partition(":")
+
+    def index(limit: int) -> int:
+        if not arg.isdigit() or int(arg) >= limit:
+            raise UserError(f"{option} {text}: expected an index in 0..{limit - 1}")
+        return int(arg)
+
+    if kind == "sefa":
+        return DirectionSpec(text, kind, index=index(z_dim))
+    if kind == "ganspace":
+        return DirectionSpec(text, kind, index=index(min(z_dim, num_samples)))
+    if kind == "classifier":
+        if not classifier:
+            raise UserError(f"{option} {text}: needs --classifier DIR (gan-jax train-classifier)")
+        from gan_jax.metrics.classifier import Classifier
+
+        clf = Classifier.load(classifier)
+        if image_shape is not None and list(clf.info["image_shape"]) != list(image_shape):
+            raise UserError(f"--classifier {classifier}: for images {clf.info['image_shape']}; expected "
+                            f"{list(image_shape)}, the model's")
+        return DirectionSpec(text, kind, index=index(clf.info["num_classes"]), classifier=clf)
+    if kind == "class":
+        a, _, b = arg.partition("-")
+        if not num_classes:
+            raise UserError(f"{option} {text}: this model is unconditional; class:A-B needs a "
+                            f"class-conditional run")
+        if not (a.isdigit() and b.isdigit() and int(a) < num_classes and int(b) < num_classes):
+            raise UserError(f"{option} {text}: expected class:A-B with classes in 0..{num_classes - 1}")
+        return DirectionSpec(text, kind, classes=(int(a), int(b)))
+    return DirectionSpec(text, "vector", vector=load_vectors(text, z_dim, option)[0])
+
+
+def classifier_score(classifier, k: int) -> Callable:
+    """``score(images [N, H, W, C]) -> [N]``: the probability ``classifier`` gives class ``k``."""
+    return lambda x: jax.nn.softmax(classifier.net.apply({"params": classifier.params}, x)[0])[:, k]
+
+
+def first_block_features_in_chunks(g_net, variables, z: jax.Array, labels=None, *, max_chunks: int = 8,
+                                   progress: bool = False, desc: str = "ganspace") -> jax.Array:
+    """:func:`first_block_features` of latents z [N, Z] in at most ``max_chunks`` equal calls,
+    with a progress bar over the latents (``progress``: when stderr is a terminal). The
+    features of each latent do not depend on the others (BatchNorm in eval mode)."""
+    from gan_jax.edit.progress import bar, chunk_length
+
+    n = z.shape[0]
+    length = chunk_length(n, max_chunks)
+    parts = []
+    with bar(n, desc, progress, unit="latent") as pbar:
+        for i in range(0, n, length):
+            part = first_block_features(g_net, variables, z[i:i + length],
+                                        None if labels is None else labels[i:i + length])
+            if not pbar.disable:
+                part.block_until_ready()
+            parts.append(part)
+            pbar.update(length)
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts)
+
+
+def direction_vector(spec: DirectionSpec, config, variables, key: jax.Array, *, label: int | None = None,
+                     num_samples: int = 2000, progress: bool = False) -> jax.Array:
+    """The latent direction [Z] of ``spec`` (not ``class:A-B``, see :func:`strip`) for the run
+    ``config`` with generator ``variables``; ``key`` draws the latents GANSpace and InterFaceGAN
+    directions are fitted on (``num_samples`` of them, conditional models in class ``label``)."""
+    from gan_jax import models, sampling
+
+    if spec.kind == "sefa":
+        return sefa(first_layer_weight(variables["params"], config.z_dim), spec.index + 1)[spec.index]
+    if spec.kind == "ganspace":
+        z = jax.random.normal(key, (num_samples, config.z_dim))
+        labels = None if label is None else jnp.full((num_samples,), label)
+        feats = first_block_features_in_chunks(models.build(config)[0], variables, z, labels, progress=progress)
+        return ganspace(feats, z, spec.index + 1)[spec.index]
+    if spec.kind == "classifier":
+        g = sampling.latent_generator(config, label)
+        return attribute_direction(g, variables, classifier_score(spec.classifier, spec.index), key,
+                                   z_dim=config.z_dim, num=num_samples)
+    if spec.kind == "vector":
+        return jnp.asarray(spec.vector)
+    raise ValueError(f"{spec.text}: a {spec.kind} spec is not a latent direction")
+
+
+def strip(spec: DirectionSpec, config, variables, z: jax.Array, strengths: jax.Array, key: jax.Array, *,
+          label: int | None = None, num_samples: int = 2000, progress: bool = False) -> np.ndarray:
+    """Images [N, S, H, W, C] in [-1, 1]: each latent of z [N, Z] moved along ``spec`` by each of
+    ``strengths`` [S] (:func:`move`), or, for ``class:A-B``, drawn as class A mixed into class B
+    by each strength (:func:`class_morph`: 0 = A, 1 = B). Other arguments as in
+    :func:`direction_vector`."""
+    from gan_jax import sampling
+
+    if spec.kind == "class":
+        source, target = spec.classes
+        images = class_morph(sampling.latent_generator(config, source), variables, z, source, target, strengths)
+        return np.asarray(images)
+    g = sampling.latent_generator(config, label)
+    direction = direction_vector(spec, config, variables, key, label=label, num_samples=num_samples,
+                                 progress=progress)
+    moved = move(z, direction, strengths)
+    images = np.asarray(jax.jit(g)(variables, moved.reshape(-1, config.z_dim)))
+    return images.reshape(*moved.shape[:2], *images.shape[1:])

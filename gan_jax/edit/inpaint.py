@@ -6,7 +6,7 @@ known pixels exactly and changes only the hole (:func:`composite`).
   image into the hole (latent optimisation, any unconditional or conditional G).
 * :func:`mean_fill`: the mean colour of each image's known pixels (baseline).
 * :func:`diffusion_fill`: the harmonic (Laplace) fill, by Jacobi iterations (baseline).
-* :func:`make_inpainter`: the method that suits a run's ``task``.
+* :func:`make_inpainter`: a method by name, ``latent`` asking the run's task how.
 """
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from gan_jax.edit.invert import Inversion, invert
+from gan_jax.edit.invert import Inversion, invert, invert_with_progress
 from gan_jax.errors import UserError
 from gan_jax.sampling import latent_generator
 
@@ -59,17 +60,58 @@ def latent_fill(g: Callable, variables, images: jax.Array, masks: jax.Array, key
     return composite(images, found.images, masks), found
 
 
-def make_inpainter(config, variables, label: int | None = None, **options) -> Callable:
-    """``inpaint(images, masks, key) -> images`` for a run with generator ``variables``.
+METHODS = ("latent", "mean", "diffusion")
 
-    The dispatch on the run's ``task``: a GAN that maps latents to images
-    (``task=generate``) inpaints by latent optimisation (:func:`latent_fill` with
-    ``options``; conditional models in class ``label``). A run trained for inpainting
-    (``task=inpaint``) plugs in here; any other task is a UserError.
+
+def make_inpainter(config, state, method: str = "latent", *, label: int | None = None, use_ema: bool = True,
+                   option: str = "--workdir", progress: bool = False, **options) -> Callable:
+    """``inpaint(images [B, H, W, C], masks [B, H, W, 1], key) -> images`` with ``method`` for a run.
+
+    ``mean`` and ``diffusion`` are the baselines (:func:`mean_fill`, :func:`diffusion_fill`;
+    the run's weights are not used). ``latent`` asks the run's task (:mod:`gan_jax.tasks`):
+    a run trained for inpainting (its task offers ``inpaint``, e.g. ``task=inpaint``) fills
+    with its model, image by image (``key`` unused); a GAN with a latent space (its task
+    offers ``sample``, ``task=generate``) inpaints by latent optimisation (what
+    :func:`latent_fill` computes, with ``options`` steps, restarts, lr, latent_weight, a
+    progress bar when ``progress``; conditional models in class ``label``); any other run is
+    a UserError naming ``option`` at once. ``state``: the run's GANState, or a function
+    returning it, called once, when ``latent`` first needs the weights (so that a command
+    can check everything before it restores a checkpoint).
     """
-    task = getattr(config, "task", "generate")
-    if task == "generate":
+    if method in ("mean", "diffusion"):
+        fill = mean_fill if method == "mean" else diffusion_fill
+        return lambda images, masks, key: fill(images, masks)
+    if method != "latent":
+        raise ValueError(f"unknown inpainting method {method!r}; expected one of {METHODS}")
+    from gan_jax import tasks  # not at import time: the tasks import the data, which import edit.masks
+
+    restored = []
+
+    def run_state():
+        if not restored:
+            restored.append(state() if callable(state) else state)
+        return restored[0]
+
+    if tasks.supports(config, "inpaint"):
+        model = tasks.operation(config, "inpaint", option)
+
+        def fill_with_model(images, masks, key):
+            return np.stack([np.asarray(model(config, run_state(), x, m, use_ema=use_ema))
+                             for x, m in zip(np.asarray(images), np.asarray(masks))])
+
+        return fill_with_model
+    if tasks.supports(config, "sample"):
         g = latent_generator(config, label)
-        return lambda images, masks, key: latent_fill(g, variables, images, masks, key, z_dim=config.z_dim,
-                                                      **options)[0]
-    raise UserError(f"--workdir: a task={task} run cannot inpaint; expected a GAN run (task=generate)")
+        options = {"restarts": 4, **options}  # latent_fill's defaults
+
+        def fill_latent(images, masks, key):
+            images, masks = jnp.asarray(images), jnp.asarray(masks)
+            found = invert_with_progress(g, run_state().generator_variables(use_ema), images, key,
+                                         z_dim=config.z_dim, weights=1.0 - masks, progress=progress,
+                                         desc="inpaint", **options)
+            return composite(images, found.images, masks)
+
+        return fill_latent
+    offering = [name for name in tasks.TASKS.names() if {"inpaint", "sample"} & set(tasks.get(name).operations)]
+    raise UserError(f"{option}: a task={config.task} run cannot inpaint; expected a "
+                    f"{' or '.join(offering)} run")

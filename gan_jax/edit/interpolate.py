@@ -8,9 +8,11 @@ generative networks"); between unit vectors it stays on the unit sphere.
 from __future__ import annotations
 
 import functools
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 METHODS = ("slerp", "lerp")
 
@@ -43,3 +45,13 @@ def interpolate(a: jax.Array, b: jax.Array, frames: int, method: str = "slerp") 
     t = jnp.linspace(0.0, 1.0, frames)[None, :]  # [1, T]
     fn = slerp if method == "slerp" else lerp
     return fn(a[:, None, :], b[:, None, :], t)
+
+
+def interpolation_images(g: Callable, variables, key: jax.Array, *, z_dim: int, pairs: int, frames: int,
+                         method: str = "slerp") -> np.ndarray:
+    """Images [pairs, frames, H, W, C] in [-1, 1] of ``g(variables, z)`` along :func:`interpolate`
+    paths between ``pairs`` pairs of latents z ~ N(0, I) drawn with ``key`` (both ends included)."""
+    ends = jax.random.normal(key, (2, pairs, z_dim))
+    z = interpolate(ends[0], ends[1], frames, method)  # [P, T, Z]
+    images = np.asarray(jax.jit(g)(variables, z.reshape(-1, z_dim)))
+    return images.reshape(pairs, frames, *images.shape[1:])

@@ -17,6 +17,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_jax.edit.progress import bar, chunk_length
+
 
 class Inversion(NamedTuple):
     """What :func:`invert` found for a batch of B targets (R restarts, S steps)."""
@@ -69,6 +71,63 @@ def feature_distance(fx, fy) -> jax.Array:
     return sum(dists) / max(len(dists), 1)
 
 
+def _loss_fn(g, variables, features, feature_variables, feature_weight, latent_weight) -> Callable:
+    """``loss(z [Z], target [H, W, C], weight [H, W, 1], target_features) -> []`` of one latent."""
+    def loss_fn(z, target, weight, target_feat):
+        x = g(variables, z[None])
+        w = jnp.broadcast_to(weight, target.shape)
+        loss = jnp.sum(w * jnp.square(x[0] - target)) / jnp.maximum(jnp.sum(w), 1.0)
+        if features is not None:
+            tf = jax.tree_util.tree_map(lambda f: f[None], target_feat)
+            loss = loss + feature_weight * feature_distance(features(feature_variables, x), tf)[0]
+        return loss + latent_weight * jnp.square(jnp.mean(jnp.square(z)) - 1.0)
+
+    return loss_fn
+
+
+def _optimiser(lr, steps: int) -> optax.GradientTransformation:
+    return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.01))
+
+
+def _start(targets, key, z_dim, weights, restarts, lr, steps):
+    """Where every restart starts: ((z0 [B, R, Z], optimiser state), pixel weights)."""
+    if weights is None:
+        weights = jnp.ones((*targets.shape[:-1], 1), targets.dtype)
+    z0 = jax.random.normal(key, (targets.shape[0], restarts, z_dim), targets.dtype)
+    opt = jax.vmap(jax.vmap(_optimiser(lr, steps).init))(z0)
+    return (z0, opt), weights
+
+
+def _target_features(features, feature_variables, targets):
+    return features(feature_variables, targets) if features is not None else None
+
+
+def _advance(carry, targets, weights, target_feats, loss_fn, lr, steps: int, length: int):
+    """``length`` Adam steps of every restart of every target: (carry, loss curves [B, R, length])."""
+    tx = _optimiser(lr, steps)
+
+    def optimise(z, opt, target, weight, target_feat):  # one restart
+        def step(carry, _):
+            z, opt = carry
+            loss, grad = jax.value_and_grad(loss_fn)(z, target, weight, target_feat)
+            updates, opt = tx.update(grad, opt, z)
+            return (optax.apply_updates(z, updates), opt), loss
+
+        return jax.lax.scan(step, (z, opt), None, length=length)
+
+    restarts_of = jax.vmap(optimise, in_axes=(0, 0, None, None, None))  # restarts of one target
+    return jax.vmap(restarts_of)(*carry, targets, weights, target_feats)
+
+
+def _finish(g, variables, z, curves, targets, weights, target_feats, loss_fn) -> Inversion:
+    """The best restart of each target."""
+    final = jax.vmap(jax.vmap(loss_fn, in_axes=(0, None, None, None)))(z, targets, weights, target_feats)
+    best = jnp.argmin(final, axis=1)
+    pick = jax.vmap(lambda a, i: a[i])
+    z_best = pick(z, best)
+    return Inversion(z_best, g(variables, z_best), pick(final, best), pick(curves, best), final)
+
+
 @functools.partial(jax.jit, static_argnames=("g", "z_dim", "features", "steps", "restarts"))
 def invert(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim: int,
            weights: jax.Array | None = None, features: Callable | None = None, feature_variables=None,
@@ -80,37 +139,59 @@ def invert(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim:
     ``features(feature_variables, images)``: a pytree of [N, ..., C] feature maps for the
     feature loss (weight ``feature_weight``), or None for pixels only. ``latent_weight``
     adds latent_weight * (mean(z^2) - 1)^2, keeping z near the prior's shell. Restarts start
-    from z ~ N(0, I) drawn with ``key``.
+    from z ~ N(0, I) drawn with ``key``. One jitted program; :func:`invert_with_progress`
+    computes the same in chunks of steps, with a progress bar.
     """
-    b = targets.shape[0]
-    if weights is None:
-        weights = jnp.ones((*targets.shape[:-1], 1), targets.dtype)
-    target_feats = features(feature_variables, targets) if features is not None else None
-    tx = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.01))
+    loss_fn = _loss_fn(g, variables, features, feature_variables, feature_weight, latent_weight)
+    carry, weights = _start(targets, key, z_dim, weights, restarts, lr, steps)
+    target_feats = _target_features(features, feature_variables, targets)
+    (z, _), curves = _advance(carry, targets, weights, target_feats, loss_fn, lr, steps, steps)
+    return _finish(g, variables, z, curves, targets, weights, target_feats, loss_fn)
 
-    def loss_fn(z, target, weight, target_feat):  # one latent [Z], one target [H, W, C]
-        x = g(variables, z[None])
-        w = jnp.broadcast_to(weight, target.shape)
-        loss = jnp.sum(w * jnp.square(x[0] - target)) / jnp.maximum(jnp.sum(w), 1.0)
-        if features is not None:
-            tf = jax.tree_util.tree_map(lambda f: f[None], target_feat)
-            loss = loss + feature_weight * feature_distance(features(feature_variables, x), tf)[0]
-        return loss + latent_weight * jnp.square(jnp.mean(jnp.square(z)) - 1.0)
 
-    def optimise(z, target, weight, target_feat):  # one restart
-        def step(carry, _):
-            z, opt = carry
-            loss, grad = jax.value_and_grad(loss_fn)(z, target, weight, target_feat)
-            updates, opt = tx.update(grad, opt, z)
-            return (optax.apply_updates(z, updates), opt), loss
+# The pieces of invert_with_progress. The targets' features are computed in each program that
+# uses them, as in invert's one program: computed once in a program of their own, they come
+# out rounded differently, and so would the latents.
+_jit_start = jax.jit(_start, static_argnames=("z_dim", "restarts", "steps"))
 
-        (z, _), curve = jax.lax.scan(step, (z, tx.init(z)), None, length=steps)
-        return z, loss_fn(z, target, weight, target_feat), curve
 
-    restarts_of = jax.vmap(optimise, in_axes=(0, None, None, None))  # restarts of one target
-    z0 = jax.random.normal(key, (b, restarts, z_dim), targets.dtype)
-    z, final, curves = jax.vmap(restarts_of)(z0, targets, weights, target_feats)  # [B, R, ...]
-    best = jnp.argmin(final, axis=1)
-    pick = jax.vmap(lambda a, i: a[i])
-    z_best = pick(z, best)
-    return Inversion(z_best, g(variables, z_best), pick(final, best), pick(curves, best), final)
+@functools.partial(jax.jit, static_argnames=("g", "features", "steps", "length"))
+def _jit_advance(carry, targets, weights, *, g, variables, features, feature_variables, feature_weight,
+                 latent_weight, lr, steps, length):
+    loss_fn = _loss_fn(g, variables, features, feature_variables, feature_weight, latent_weight)
+    target_feats = _target_features(features, feature_variables, targets)
+    return _advance(carry, targets, weights, target_feats, loss_fn, lr, steps, length)
+
+
+@functools.partial(jax.jit, static_argnames=("g", "features"))
+def _jit_finish(z, curves, targets, weights, *, g, variables, features, feature_variables, feature_weight,
+                latent_weight):
+    loss_fn = _loss_fn(g, variables, features, feature_variables, feature_weight, latent_weight)
+    target_feats = _target_features(features, feature_variables, targets)
+    return _finish(g, variables, z, curves, targets, weights, target_feats, loss_fn)
+
+
+def invert_with_progress(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim: int,
+                         weights: jax.Array | None = None, features: Callable | None = None,
+                         feature_variables=None, feature_weight: float = 0.1, latent_weight: float = 0.0,
+                         steps: int = 1000, restarts: int = 8, lr: float = 0.1, progress: bool = False,
+                         desc: str = "invert", max_chunks: int = 20) -> Inversion:
+    """:func:`invert`, run as at most ``max_chunks`` jitted calls of equal numbers of steps, so
+    that a tqdm bar (on stderr, shown when ``progress`` and stderr is a terminal) can follow
+    it from Python, outside the jitted code. The same optimisation as :func:`invert`, equal to
+    float rounding (tested; what ``gan-jax invert`` writes came out bit for bit the same on
+    CPU). Call it from Python, not under ``jax.jit``."""
+    losses = dict(g=g, variables=variables, features=features, feature_variables=feature_variables,
+                  feature_weight=feature_weight, latent_weight=latent_weight)
+    carry, weights = _jit_start(targets, key, z_dim, weights, restarts, lr, steps)
+    length = chunk_length(steps, max_chunks)
+    curves = []
+    with bar(steps, desc, progress, unit="step") as pbar:
+        for _ in range(steps // length):
+            carry, curve = _jit_advance(carry, targets, weights, **losses, lr=lr, steps=steps, length=length)
+            if not pbar.disable:
+                curve.block_until_ready()
+            curves.append(curve)
+            pbar.update(length)
+    curves = curves[0] if len(curves) == 1 else jnp.concatenate(curves, axis=-1)
+    return _jit_finish(carry[0], curves, targets, weights, **losses)

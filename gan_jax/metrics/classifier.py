@@ -20,6 +20,7 @@ import optax
 import tqdm
 
 from gan_jax.errors import UserError
+from gan_jax.files import atomic_write
 
 
 class ClassifierNet(nn.Module):
@@ -67,8 +68,10 @@ class Classifier:
         """Write ``params.msgpack`` and ``info.json`` (each atomically; info last, so a
         directory with ``info.json`` always has its weights)."""
         os.makedirs(directory, exist_ok=True)
-        _write_atomic(os.path.join(directory, "params.msgpack"), flax.serialization.to_bytes(self.params))
-        _write_atomic(os.path.join(directory, "info.json"), json.dumps(self.info, indent=2).encode())
+        for name, payload in (("params.msgpack", flax.serialization.to_bytes(self.params)),
+                              ("info.json", json.dumps(self.info, indent=2).encode())):
+            with atomic_write(os.path.join(directory, name)) as f:
+                f.write(payload)
 
     @classmethod
     def load(cls, directory: str) -> "Classifier":
@@ -88,13 +91,6 @@ class Classifier:
             raise UserError(f"{params_path}: unreadable classifier weights ({type(e).__name__}); "
                             f"retrain with gan-jax train-classifier") from None
         return cls(net, params, info)
-
-
-def _write_atomic(path: str, payload: bytes) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(payload)
-    os.replace(tmp, path)
 
 
 def train_classifier(images: np.ndarray, labels: np.ndarray, *, num_classes: int, steps: int = 1500,

@@ -36,6 +36,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from gan_jax.files import atomic_write
+
 BN_RENAMES = {"weight": "scale", "bias": "bias", "running_mean": "mean", "running_var": "var"}
 SKIPPED_SUFFIXES = ("num_batches_tracked",)
 SKIPPED_PREFIXES = ("AuxLogits.",)  # torchvision's training-only head; the FID weights have none
@@ -112,7 +114,7 @@ def convert_file(pth_path: str, npz_path: str) -> dict[str, np.ndarray]:
     """pytorch-fid ``.pth`` -> checked ``.npz``; returns the arrays written."""
     arrays = convert_state_dict(load_torch_state_dict(pth_path))
     check_arrays(arrays, pth_path)
-    with open(npz_path, "wb") as f:  # a file object: np.savez would append .npz to other names
+    with atomic_write(npz_path) as f:  # a file object: np.savez would append .npz to other names
         np.savez(f, **arrays)
     return arrays
 

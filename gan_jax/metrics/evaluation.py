@@ -4,7 +4,8 @@
 with the extractor and compares them with the real data of ``config.dataset``.
 The real side (feature statistics plus up to ``max_real_features`` features for
 KID and precision/recall) is computed once per dataset, resolution and extractor
-weights and cached as ``.npz`` (default ``~/.cache/gan_jax/stats``).
+weights and cached as ``.npz`` (default ``~/.cache/gan_jax/stats``). With no extractor
+named, the CLI uses the dataset's default one (:mod:`gan_jax.metrics.default_extractor`).
 
 Every number is reported under the extractor's name: with ``inception_v3_fid``
 the Fréchet distance is FID, with a domain classifier it is a Fréchet
@@ -22,7 +23,7 @@ import tqdm
 
 from gan_jax import data, sampling
 from gan_jax.errors import UserError
-from gan_jax.metrics.extractors import Extractor
+from gan_jax.metrics.extractors import Extractor, check_extractor
 from gan_jax.metrics.frechet import FeatureStats, frechet_distance
 from gan_jax.metrics.inception_score import inception_score
 from gan_jax.metrics.kid import kernel_inception_distance
@@ -40,16 +41,10 @@ class Reference:
 
 
 def default_cache_dir() -> str:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(root, "gan_jax", "stats")
+    """``$GAN_JAX_CACHE/stats`` (default ``~/.cache/gan_jax/stats``; or ``$XDG_CACHE_HOME/gan_jax/stats``)."""
+    from gan_jax.metrics.default_extractor import cache_root
 
-
-def check_extractor(config, extractor: Extractor) -> None:
-    """UserError if ``extractor`` cannot take the images of ``config``'s model."""
-    shape = (config.resolution, config.resolution, config.channels)
-    if extractor.image_shape is not None and tuple(extractor.image_shape) != shape:
-        raise UserError(f"extractor {extractor.name} takes images {tuple(extractor.image_shape)}, "
-                        f"but this run's model makes {shape}")
+    return os.path.join(cache_root(), "stats")
 
 
 def real_reference(config, extractor: Extractor, *, max_real: int = 50_000, max_real_features: int = 10_000,

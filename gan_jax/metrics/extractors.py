@@ -5,6 +5,9 @@
 ``inception:PATH``   InceptionV3 of FID from a converted weights file (``.npz``;
                      see :mod:`gan_jax.metrics.convert_inception`)
 
+With no spec, ``gan-jax evaluate`` uses the dataset's default extractor, a domain
+classifier trained on first use and cached (:mod:`gan_jax.metrics.default_extractor`).
+
 An extractor maps images ``[N, H, W, C]`` in [-1, 1] to ``(features [N, D],
 logits [N, K])`` (numpy float32) and carries the ``name`` its numbers are reported
 under, plus a ``fingerprint`` of its weights for caching reference statistics.
@@ -44,6 +47,21 @@ def _file_hash(path: str) -> str:
     return h.hexdigest()[:16]
 
 
+def classifier_extractor(clf, directory: str) -> Extractor:
+    """The :class:`Extractor` of a :class:`~gan_jax.metrics.classifier.Classifier` saved in ``directory``
+    (its penultimate features; fingerprint: the hash of its ``params.msgpack``)."""
+    return Extractor(f"classifier:{clf.info['name']}", _file_hash(os.path.join(directory, "params.msgpack")),
+                     lambda x: clf.logits_and_features(x)[::-1], tuple(clf.info["image_shape"]))
+
+
+def check_extractor(config, extractor: Extractor) -> None:
+    """UserError if ``extractor`` cannot take the images of ``config``'s model."""
+    shape = (config.resolution, config.resolution, config.channels)
+    if extractor.image_shape is not None and tuple(extractor.image_shape) != shape:
+        raise UserError(f"extractor {extractor.name} takes images {tuple(extractor.image_shape)}, "
+                        f"but this run's model makes {shape}")
+
+
 def load_extractor(spec: str) -> Extractor:
     """``classifier:PATH`` or ``inception:PATH`` -> :class:`Extractor` (UserError on bad input)."""
     kind, _, path = spec.partition(":")
@@ -53,9 +71,7 @@ def load_extractor(spec: str) -> Extractor:
     if kind == "classifier":
         from gan_jax.metrics.classifier import Classifier
 
-        clf = Classifier.load(path)
-        return Extractor(f"classifier:{clf.info['name']}", _file_hash(os.path.join(path, "params.msgpack")),
-                         lambda x: clf.logits_and_features(x)[::-1], tuple(clf.info["image_shape"]))
+        return classifier_extractor(Classifier.load(path), path)
     if not os.path.isfile(path):
         raise UserError(f"extractor {spec!r}: weights file {path} not found; convert the FID Inception "
                         f"weights once with python -m gan_jax.metrics.convert_inception")

@@ -25,10 +25,9 @@ dimensions), where ``sqrtm`` needs a regularising epsilon.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
+
+from gan_jax.files import atomic_write
 
 _CHUNK_ROWS = 4096
 """Rows converted to float64 at a time in :meth:`FeatureStats.update` (bounds memory)."""
@@ -102,16 +101,8 @@ class FeatureStats:
         """Write ``mu``, ``sigma`` (pytorch-fid names), ``count`` and any ``extra`` arrays
         to ``path`` (used as given) atomically."""
         mu, sigma = self.mean, self.cov
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **extra, mu=mu, sigma=sigma, count=np.int64(self.count))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_write(path) as f:  # a file object: np.savez would append .npz to other names
+            np.savez(f, **extra, mu=mu, sigma=sigma, count=np.int64(self.count))
 
     @classmethod
     def load(cls, path: str) -> "FeatureStats":

@@ -12,8 +12,11 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import (ConditionalBatchNorm, Conv, ConvTranspose, batch_norm, projection_term,
+from gan_jax.models.blocks import (ConditionalBatchNorm, Conv, ConvTranspose, batch_norm, projection_term,
                                    spectral_normed)
+from gan_jax.ops import DEFAULT_POLICY, ConvPolicy, policy_for
+from gan_jax.errors import UserError
+from gan_jax.models.registry import ModelFamily, compute_dtype, register
 
 NORMS = ("batch", "spectral", "none")
 """Discriminator normalisations (``Config.d_norm``)."""
@@ -38,7 +41,7 @@ class Generator(nn.Module):
     resolution: int = 28
     channels: int = 1
     width: int = 64
-    fast_conv: bool = True
+    conv_policy: ConvPolicy = DEFAULT_POLICY
     axis_name: str | None = None
     dtype: Any = jnp.float32
     num_classes: int = 0
@@ -55,13 +58,13 @@ class Generator(nn.Module):
         base, stages = base_and_stages(self.resolution)
         features = self.width * 2 ** (stages - 1)
         x = z.reshape(z.shape[0], 1, 1, z.shape[-1])
-        x = ConvTranspose(features, base, fast=self.fast_conv, dtype=self.dtype)(x)
+        x = ConvTranspose(features, base, conv_policy=self.conv_policy, dtype=self.dtype)(x)
         x = nn.relu(self._norm(x, labels, train))
         for _ in range(stages - 1):
             features //= 2
-            x = ConvTranspose(features, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
+            x = ConvTranspose(features, 4, 2, 1, conv_policy=self.conv_policy, dtype=self.dtype)(x)
             x = nn.relu(self._norm(x, labels, train))
-        x = ConvTranspose(self.channels, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(x)
+        x = ConvTranspose(self.channels, 4, 2, 1, conv_policy=self.conv_policy, dtype=self.dtype)(x)
         return jnp.tanh(x.astype(jnp.float32))
 
 
@@ -80,7 +83,7 @@ class Discriminator(nn.Module):
     resolution: int = 28
     channels: int = 1
     width: int = 64
-    fast_conv: bool = True
+    conv_policy: ConvPolicy = DEFAULT_POLICY
     axis_name: str | None = None
     dtype: Any = jnp.float32
     num_classes: int = 0
@@ -92,7 +95,8 @@ class Discriminator(nn.Module):
     """With ``num_classes``: ``projection`` or ``acgan`` (a class-logit head, labels unused)."""
 
     def _conv(self, train: bool, *args):
-        return spectral_normed(Conv(*args, fast=self.fast_conv, dtype=self.dtype), self.norm == "spectral", train)
+        conv = Conv(*args, conv_policy=self.conv_policy, dtype=self.dtype)
+        return spectral_normed(conv, self.norm == "spectral", train)
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
@@ -118,3 +122,24 @@ class Discriminator(nn.Module):
             h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, C]
             logits = logits + projection_term(h, labels, self.num_classes, nn.initializers.normal(0.02))
         return logits
+
+
+def _no_instance_norm(config) -> None:
+    if config.d_norm == "instance":
+        raise UserError(f"d_norm='instance': only for the PatchGAN D of model=unet (model={config.model!r})")
+
+
+def validate(config) -> None:
+    """DCGAN takes 28, 32 or 64 px and d_norm batch, spectral or none."""
+    _no_instance_norm(config)
+
+
+def build(config, axis_name: str | None = None):
+    """DCGAN's (Generator, Discriminator) for ``config``."""
+    common = dict(resolution=config.resolution, channels=config.channels, conv_policy=policy_for(config),
+                  axis_name=axis_name, dtype=compute_dtype(config), num_classes=config.num_classes)
+    return (Generator(width=config.g_width, **common),
+            Discriminator(width=config.d_width, norm=config.d_norm, conditioning=config.conditioning, **common))
+
+
+register("dcgan", ModelFamily(build, validate))

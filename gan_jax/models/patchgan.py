@@ -12,7 +12,8 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, norm_layer, spectral_normed
+from gan_jax.models.blocks import Conv, norm_layer, spectral_normed
+from gan_jax.ops import DEFAULT_POLICY, ConvPolicy
 
 
 class PatchGAN(nn.Module):
@@ -23,11 +24,11 @@ class PatchGAN(nn.Module):
     norm: str = "batch"
     """``batch`` (synchronised over ``axis_name``), ``instance``, ``spectral`` or ``none``."""
     axis_name: str | None = None
-    fast_conv: bool = True
+    conv_policy: ConvPolicy = DEFAULT_POLICY
     dtype: Any = jnp.float32
 
     def _conv(self, train: bool, features: int, stride: int, bias: bool):
-        conv = Conv(features, 4, stride, 1, use_bias=bias, fast=self.fast_conv, dtype=self.dtype)
+        conv = Conv(features, 4, stride, 1, use_bias=bias, conv_policy=self.conv_policy, dtype=self.dtype)
         return spectral_normed(conv, self.norm == "spectral", train)
 
     @nn.compact

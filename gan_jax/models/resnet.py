@@ -21,7 +21,9 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import ConditionalBatchNorm, projection_term, spectral_normed
+from gan_jax.models.blocks import ConditionalBatchNorm, projection_term, spectral_normed
+from gan_jax.errors import UserError
+from gan_jax.models.registry import ModelFamily, compute_dtype, register
 
 _INIT = nn.initializers.xavier_uniform()
 
@@ -121,3 +123,25 @@ class ResNetDiscriminator(nn.Module):
         if self.num_classes:
             logits = logits + projection_term(h, labels, self.num_classes, _INIT)
         return logits
+
+
+def validate(config) -> None:
+    """The ResNets take S * 2**k px (3 <= S <= 7) and d_norm spectral or none."""
+    try:
+        generator_layout(config.resolution)
+    except ValueError as e:
+        raise UserError(f"model=resnet, resolution={config.resolution}: {e}") from None
+    if config.d_norm in ("batch", "instance"):
+        raise UserError(f"model=resnet: expected d_norm=spectral or none (got {config.d_norm!r})")
+
+
+def build(config, axis_name: str | None = None):
+    """SNGAN's ResNet (generator, discriminator) for ``config``."""
+    dtype = compute_dtype(config)
+    return (ResNetGenerator(config.channels, config.g_width, config.num_classes, axis_name, dtype,
+                            resolution=config.resolution),
+            ResNetDiscriminator(config.d_width, config.num_classes, config.d_norm, dtype,
+                                conditioning=config.conditioning))
+
+
+register("resnet", ModelFamily(build, validate))

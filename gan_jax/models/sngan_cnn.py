@@ -16,7 +16,11 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, dcgan_kernel_init, projection_term, spectral_normed
+from gan_jax.models.blocks import Conv, dcgan_kernel_init, projection_term, spectral_normed
+from gan_jax.ops import DEFAULT_POLICY, ConvPolicy, policy_for
+from gan_jax.errors import UserError
+from gan_jax.models.registry import ModelFamily, compute_dtype, register
+from gan_jax.models import dcgan
 
 NORMS = ("spectral", "none")
 
@@ -31,7 +35,7 @@ class StandardCNNDiscriminator(nn.Module):
     """
 
     width: int = 64
-    fast_conv: bool = True
+    conv_policy: ConvPolicy = DEFAULT_POLICY
     dtype: Any = jnp.float32
     num_classes: int = 0
     norm: str = "spectral"
@@ -40,7 +44,8 @@ class StandardCNNDiscriminator(nn.Module):
         return spectral_normed(layer, self.norm == "spectral", train)
 
     def _conv(self, features: int, k: int, stride: int, train: bool):
-        return self._layer(Conv(features, k, stride, 1, use_bias=True, fast=self.fast_conv, dtype=self.dtype), train)
+        conv = Conv(features, k, stride, 1, use_bias=True, conv_policy=self.conv_policy, dtype=self.dtype)
+        return self._layer(conv, train)
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
@@ -59,3 +64,21 @@ class StandardCNNDiscriminator(nn.Module):
             h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, 8W]
             logits = logits + projection_term(h, labels, self.num_classes, nn.initializers.normal(0.02))
         return logits
+
+
+def validate(config) -> None:
+    """The standard CNN D takes d_norm spectral or none and projection conditioning."""
+    if config.d_norm not in NORMS or config.conditioning == "acgan":
+        raise UserError(f"model=sngan_cnn: expected d_norm=spectral or none (got {config.d_norm!r}) and "
+                        f"conditioning=projection (got {config.conditioning!r})")
+
+
+def build(config, axis_name: str | None = None):
+    """DCGAN's generator with the SNGAN paper's standard CNN discriminator."""
+    g, _ = dcgan.build(config, axis_name)
+    return g, StandardCNNDiscriminator(width=config.d_width, conv_policy=policy_for(config),
+                                       dtype=compute_dtype(config), num_classes=config.num_classes,
+                                       norm=config.d_norm)
+
+
+register("sngan_cnn", ModelFamily(build, validate))

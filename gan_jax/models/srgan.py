@@ -21,7 +21,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, batch_norm, pixel_shuffle
+from gan_jax.models.blocks import Conv, batch_norm, pixel_shuffle
+from gan_jax.ops import DEFAULT_POLICY, ConvPolicy, policy_for
+from gan_jax.errors import UserError
+from gan_jax.models.registry import ModelFamily, compute_dtype, register
 
 _he = nn.initializers.variance_scaling(2.0, "fan_in", "truncated_normal")
 
@@ -40,9 +43,11 @@ class SRGenerator(nn.Module):
     width: int = 64
     blocks: int = 6
     dtype: Any = jnp.float32
+    conv_policy: ConvPolicy = DEFAULT_POLICY
 
     def _conv(self, features, init=_he):
-        return Conv(features, 3, 1, 1, use_bias=True, kernel_init=init, dtype=self.dtype)
+        return Conv(features, 3, 1, 1, use_bias=True, kernel_init=init, conv_policy=self.conv_policy,
+                    dtype=self.dtype)
 
     @nn.compact
     def __call__(self, x, train: bool = True):
@@ -67,13 +72,15 @@ class SRDiscriminator(nn.Module):
     width: int = 64
     axis_name: str | None = None
     dtype: Any = jnp.float32
+    conv_policy: ConvPolicy = DEFAULT_POLICY
 
     @nn.compact
     def __call__(self, x, train: bool = True, features: bool = False):
-        h = nn.leaky_relu(Conv(self.width, 3, 1, 1, use_bias=True, dtype=self.dtype)(x), 0.2)
+        h = Conv(self.width, 3, 1, 1, use_bias=True, conv_policy=self.conv_policy, dtype=self.dtype)(x)
+        h = nn.leaky_relu(h, 0.2)
         feats = []
         for i, (f, stride) in enumerate([(1, 2), (2, 1), (2, 2), (4, 1), (4, 2), (8, 2)]):
-            h = Conv(self.width * f, 3, stride, 1, dtype=self.dtype)(h)
+            h = Conv(self.width * f, 3, stride, 1, conv_policy=self.conv_policy, dtype=self.dtype)(h)
             h = nn.leaky_relu(batch_norm(train, self.axis_name, self.dtype)(h), 0.2)
             if i < 2:
                 feats.append(h)
@@ -81,3 +88,23 @@ class SRDiscriminator(nn.Module):
         h = nn.leaky_relu(nn.Dense(self.width * 8)(h), 0.2)
         logits = nn.Dense(1)(h)[:, 0]
         return (logits, feats) if features else logits
+
+
+def validate(config) -> None:
+    """SRGAN upscales to a multiple of 2 * scale px; its D has no instance norm."""
+    if config.resolution % (2 * config.scale):
+        raise UserError(f"resolution={config.resolution}: model=srgan needs a multiple of 2 * scale "
+                        f"({2 * config.scale})")
+    if config.d_norm == "instance":
+        raise UserError(f"d_norm='instance': only for the PatchGAN D of model=unet (model={config.model!r})")
+
+
+def build(config, axis_name: str | None = None):
+    """SRGAN's residual pixel-shuffle generator (x ``config.scale``) and its discriminator."""
+    dtype = compute_dtype(config)
+    policy = policy_for(config)
+    return (SRGenerator(config.channels, config.scale, config.g_width, dtype=dtype, conv_policy=policy),
+            SRDiscriminator(config.d_width, axis_name, dtype, conv_policy=policy))
+
+
+register("srgan", ModelFamily(build, validate, tasks=("srgan",)))

@@ -16,7 +16,10 @@ from typing import Any
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.models.layers import Conv, ConvTranspose, norm_layer
+from gan_jax.models.blocks import Conv, ConvTranspose, norm_layer
+from gan_jax.ops import DEFAULT_POLICY, ConvPolicy, policy_for
+from gan_jax.models.patchgan import PatchGAN
+from gan_jax.models.registry import ModelFamily, compute_dtype, register
 
 
 def unet_depth(size: int, max_depth: int) -> int:
@@ -40,7 +43,7 @@ class UNet(nn.Module):
     """Predict a correction of the input (``input + residual``, no tanh) instead of the image:
     for sources that are their target degraded in place (noise, greyscale)."""
     axis_name: str | None = None
-    fast_conv: bool = True
+    conv_policy: ConvPolicy = DEFAULT_POLICY
     dtype: Any = jnp.float32
 
     @nn.compact
@@ -52,21 +55,39 @@ class UNet(nn.Module):
         feats = [self.width * 2 ** min(i, 3) for i in range(depth)]
         h, skips = x, []
         for i, f in enumerate(feats):
-            h = Conv(f, 4, 2, 1, use_bias=i == 0, fast=self.fast_conv, dtype=self.dtype)(h)
+            h = Conv(f, 4, 2, 1, use_bias=i == 0, conv_policy=self.conv_policy, dtype=self.dtype)(h)
             if i > 0:
                 h = norm()(h)
             skips.append(h)
             h = nn.leaky_relu(h, 0.2)
-        r = nn.relu(norm()(Conv(feats[-1], 3, 1, 1, dtype=self.dtype)(h)))
-        h = h + norm()(Conv(feats[-1], 3, 1, 1, dtype=self.dtype)(r))
+        r = nn.relu(norm()(Conv(feats[-1], 3, 1, 1, conv_policy=self.conv_policy, dtype=self.dtype)(h)))
+        h = h + norm()(Conv(feats[-1], 3, 1, 1, conv_policy=self.conv_policy, dtype=self.dtype)(r))
         for i in reversed(range(depth)):
             if i < depth - 1:
                 h = jnp.concatenate([h, skips[i]], axis=-1)
             h = nn.relu(h)
             f = feats[i - 1] if i > 0 else self.width
-            h = norm()(ConvTranspose(f, 4, 2, 1, fast=self.fast_conv, dtype=self.dtype)(h))
+            h = norm()(ConvTranspose(f, 4, 2, 1, conv_policy=self.conv_policy, dtype=self.dtype)(h))
         h = jnp.concatenate([nn.relu(h), x.astype(h.dtype)], axis=-1)
-        h = Conv(self.out_channels, 3, 1, 1, use_bias=True, dtype=self.dtype)(h).astype(jnp.float32)
+        h = Conv(self.out_channels, 3, 1, 1, use_bias=True, conv_policy=self.conv_policy, dtype=self.dtype)(h)
+        h = h.astype(jnp.float32)
         if self.residual:
             return x[..., :self.out_channels].astype(jnp.float32) + h
         return jnp.tanh(h)
+
+
+def build(config, axis_name: str | None = None, norm: str = "batch", residual: bool = False):
+    """U-Net generator and PatchGAN discriminator (pix2pix, inpainting, CycleGAN).
+
+    G's input channels come from its input (C, or C + 1 with an inpainting mask); ``norm``
+    is G's normalisation, ``residual`` makes G predict a correction of its input (the task's
+    options). D has 2 layers up to 32 px, 3 above."""
+    dtype = compute_dtype(config)
+    n_layers = 2 if config.resolution <= 32 else 3
+    policy = policy_for(config)
+    return (UNet(config.channels, config.g_width, norm=norm, residual=residual, axis_name=axis_name,
+                 conv_policy=policy, dtype=dtype),
+            PatchGAN(config.d_width, n_layers, config.d_norm, axis_name=axis_name, conv_policy=policy, dtype=dtype))
+
+
+register("unet", ModelFamily(build, tasks=("pix2pix", "inpaint", "cyclegan")))

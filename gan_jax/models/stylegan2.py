@@ -1,0 +1,445 @@
+"""StyleGAN2 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN"), sized
+from the config so that 28/32 px trains on a CPU and 64 px on a GPU.
+
+Generator = mapping network + synthesis network:
+
+* mapping: z [B, Z] -> w [B, W] (W = Z): pixel norm, ``mapping_layers`` dense layers with
+  leaky ReLU, learning rate x0.01. It tracks w_avg (EMA of the batch mean of w, decay 0.995)
+  in the ``batch_stats`` collection; the truncation trick is w_avg + psi (w - w_avg).
+* synthesis: w+ [B, L, W] (or one w [B, W] for every layer) -> images [B, R, R, C]. A learned
+  constant S x S, then per resolution two *modulated, demodulated* 3x3 convs (the first
+  after a nearest-neighbour 2x upsampling, cheaper on the CPU than the paper's bilinear
+  one), each followed by per-pixel noise x a learned strength, bias and leaky ReLU; a
+  modulated 1x1 toRGB per resolution, the images summed over bilinearly upsampled
+  resolutions (the skip architecture). Row l of w+ drives synthesis conv l, and toRGB j
+  takes the row after its resolution's last conv: L = :func:`num_ws` = 2 + 2k rows for k
+  upsamplings. Noise maps are inputs (:func:`noise_shapes`); without them, the fixed
+  ``noise_const`` maps drawn at init (in ``batch_stats``) are used.
+
+Discriminator: fromRGB, residual blocks (two 3x3 convs, the second at half resolution after
+2x2 average pooling; a 1x1 skip; sum x 1/sqrt 2), then at S x S a minibatch-stddev channel,
+a 3x3 conv, a dense layer and the logit. All layers use equalised learning rate (weights
+N(0, 1), scaled by 1/sqrt(fan in) at run time) and leaky ReLU(0.2) x sqrt 2. No normalisation.
+
+Sizes: R = S * 2**k with 3 <= S <= 7 (28 -> 7 x 2**2, 32 -> 4 x 2**3, 64 -> 4 x 2**4). The
+channel count is ``width`` at full resolution and doubles at each halving.
+
+For training, the ``style`` task (:mod:`gan_jax.tasks.style`) calls the generator's
+``mapping`` and ``synthesis`` methods. For sampling and editing, :func:`style_functions`
+gives the same two halves as pure functions of the variables.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, NamedTuple, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from gan_jax.errors import UserError
+from gan_jax.models.registry import ModelFamily, register
+
+SQRT2 = math.sqrt(2.0)
+LEAK = 0.2
+MAPPING_LR_MUL = 0.01
+W_AVG_DECAY = 0.995
+MBSTD_GROUP = 4
+_DN = ("NHWC", "HWIO", "NHWC")
+
+
+def layout(resolution: int) -> tuple[int, int]:
+    """(start size S, number of 2x upsamplings k) with resolution = S * 2**k, 3 <= S <= 7, k >= 1."""
+    start, k = resolution, 0
+    while start > 7 and start % 2 == 0:
+        start, k = start // 2, k + 1
+    if not 3 <= start <= 7 or k == 0:
+        raise ValueError(f"expected resolution = S * 2**k with 3 <= S <= 7 and k >= 1, got {resolution}")
+    return start, k
+
+
+def num_ws(resolution: int) -> int:
+    """Number of style vectors L the synthesis network takes: 2 + 2k."""
+    return 2 + 2 * layout(resolution)[1]
+
+
+def noise_shapes(resolution: int) -> tuple[tuple[int, int], ...]:
+    """(H, W) of the noise map of each of the 1 + 2k synthesis convs, in order."""
+    start, k = layout(resolution)
+    return ((start, start),) + tuple((start * 2 ** j, start * 2 ** j) for j in range(1, k + 1) for _ in range(2))
+
+
+def act(x):
+    """Leaky ReLU(0.2) x sqrt 2 (keeps unit variance for unit-variance input)."""
+    return nn.leaky_relu(x, LEAK) * SQRT2
+
+
+def _bilinear_matrix(n: int) -> np.ndarray:
+    """[2n, n]: output row 2i takes 3/4 of input i and 1/4 of i - 1, row 2i + 1 3/4 of i and
+    1/4 of i + 1 (edges replicated): the [1, 3, 3, 1] / 4 filter of bilinear 2x upsampling."""
+    m = np.zeros((2 * n, n), np.float32)
+    for i in range(n):
+        m[2 * i, i] += 0.75
+        m[2 * i, max(i - 1, 0)] += 0.25
+        m[2 * i + 1, i] += 0.75
+        m[2 * i + 1, min(i + 1, n - 1)] += 0.25
+    return m
+
+
+def upsample_2x(x):
+    """Bilinear 2x upsampling [B, H, W, C] -> [B, 2H, 2W, C], as two small matmuls."""
+    rows, cols = _bilinear_matrix(x.shape[1]), _bilinear_matrix(x.shape[2])
+    return jnp.einsum("ph,bhwc,qw->bpqc", rows, x, cols)
+
+
+def upsample_nearest(x):
+    """Nearest-neighbour 2x upsampling [B, H, W, C] -> [B, 2H, 2W, C] (a broadcast: nearly free)."""
+    b, h, w, c = x.shape
+    return jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, 2, w, 2, c)).reshape(b, 2 * h, 2 * w, c)
+
+
+def downsample_2x(x):
+    """2x2 average pooling [B, H, W, C] -> [B, H/2, W/2, C]."""
+    b, h, w, c = x.shape
+    return x.reshape(b, h // 2, 2, w // 2, 2, c).mean(axis=(2, 4))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _canonical_conv(lhs, rhs, padding):
+    """Stride-1 conv of lhs [B, H, W, I] by rhs [kh, kw, I, O] with ``padding`` ((lo, hi), (lo, hi))."""
+    return lax.conv_general_dilated(lhs, rhs, (1, 1), padding, dimension_numbers=_DN)
+
+
+def _canonical_conv_fwd(lhs, rhs, padding):
+    return _canonical_conv(lhs, rhs, padding), (lhs, rhs)
+
+
+def _canonical_conv_bwd(padding, residuals, g):
+    """Both gradients as convs of the same NHWC/HWIO form (so their own gradients are too): the
+    data gradient convolves g with the flipped, transposed kernel; the kernel gradient convolves
+    the input with the batch as its channel axis by g with the batch as its input axis."""
+    lhs, rhs = residuals
+    kh, kw = rhs.shape[:2]
+    (h_lo, h_hi), (w_lo, w_hi) = padding
+    d_lhs = _canonical_conv(g, jnp.swapaxes(rhs[::-1, ::-1], 2, 3),
+                            ((kh - 1 - h_lo, kh - 1 - h_hi), (kw - 1 - w_lo, kw - 1 - w_hi)))
+    d_rhs = _canonical_conv(jnp.transpose(lhs, (3, 1, 2, 0)), jnp.transpose(g, (1, 2, 0, 3)), padding)
+    return d_lhs, jnp.transpose(d_rhs, (1, 2, 0, 3))
+
+
+_canonical_conv.defvjp(_canonical_conv_fwd, _canonical_conv_bwd)
+
+
+def conv2d(x, kernel, groups: int = 1):
+    """'Same' stride-1 convolution x [B, H, W, I] by kernel [k, k, I / groups, O] (odd k) -> [B, H, W, O].
+
+    The same numbers as ``lax.conv_general_dilated``; its gradients, and theirs (R1 and the
+    path-length penalty differentiate twice), are convolutions of the one layout XLA:CPU runs
+    fast. Plain ``lax`` gradients inside a ``lax.cond`` (lazy regularisation) keep layouts
+    that XLA:CPU computes with naive loops, 10-20x slower. 1x1 kernels are a matmul; groups
+    are separate convolutions.
+    """
+    k = kernel.shape[0]
+    if k == 1 and groups == 1:
+        return x @ kernel[0, 0]
+    if groups > 1:
+        xs, ks = jnp.split(x, groups, axis=-1), jnp.split(kernel, groups, axis=-1)
+        return jnp.concatenate([conv2d(a, b) for a, b in zip(xs, ks)], axis=-1)
+    return _canonical_conv(x, kernel, ((k // 2, k // 2), (kernel.shape[1] // 2, kernel.shape[1] // 2)))
+
+
+def modulated_conv(x, weight, styles, demodulate: bool = True, eps: float = 1e-8):
+    """StyleGAN2's modulated convolution, 'same' padding.
+
+    x [B, H, W, I], weight [k, k, I, O], styles [B, I] -> [B, H, W, O]. Sample b is convolved
+    with w'_b = weight * styles[b, i] (per input channel); with ``demodulate`` each output
+    channel o is then divided by sqrt(sum_{k, k, i} w'_b^2 + eps). Computed as conv(x * s, w)
+    times the demodulation factors: the same numbers, one ordinary conv for the whole batch.
+    """
+    y = conv2d(x * styles[:, None, None, :].astype(x.dtype), weight)
+    if demodulate:
+        d = lax.rsqrt(jnp.einsum("hwio,bi->bo", jnp.square(weight), jnp.square(styles)) + eps)  # [B, O]
+        y = y * d[:, None, None, :]
+    return y
+
+
+def minibatch_stddev(x, group_size: int = MBSTD_GROUP):
+    """Append the minibatch-stddev feature: [B, H, W, C] -> [B, H, W, C + 1].
+
+    Consecutive samples form groups of G = gcd(B, group_size); the new channel of every
+    sample of a group is the mean over (H, W, C) of the per-feature standard deviation over
+    the group (population std, eps 1e-8 under the square root). Groups of consecutive rows
+    stay on one device when the batch is split over devices (rows per device divisible by G).
+    """
+    b, h, w, c = x.shape
+    g = math.gcd(b, group_size)
+    y = x.reshape(b // g, g, h, w, c)
+    std = jnp.sqrt(jnp.mean(jnp.square(y - y.mean(axis=1, keepdims=True)), axis=1) + 1e-8)  # [B/G, H, W, C]
+    feature = jnp.repeat(std.mean(axis=(1, 2, 3)), g)  # [B]
+    return jnp.concatenate([x, jnp.broadcast_to(feature[:, None, None, None], (b, h, w, 1)).astype(x.dtype)], -1)
+
+
+def mix_styles(w_first, w_second, crossover, layers: int):
+    """Style mixing: w+ [B, L, W] taking ``w_first`` [B, W] for layers < ``crossover`` and
+    ``w_second`` [B, W] from it on (``crossover`` an int or int []; L: no mixing)."""
+    use_second = (jnp.arange(layers) >= crossover)[None, :, None]
+    return jnp.where(use_second, w_second[:, None, :], w_first[:, None, :])
+
+
+def truncate(w, w_avg, psi):
+    """The truncation trick: w_avg + psi (w - w_avg); w [..., W], w_avg [W]."""
+    return w_avg + psi * (w - w_avg)
+
+
+class EqualDense(nn.Module):
+    """Dense layer with equalised learning rate: weight N(0, 1/lr_mul^2) used as
+    weight * lr_mul / sqrt(fan in), bias stored / lr_mul and used x lr_mul. [..., I] -> [..., O]."""
+    features: int
+    lr_mul: float = 1.0
+    bias_init: float = 0.0
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", nn.initializers.normal(1.0 / self.lr_mul), (x.shape[-1], self.features))
+        y = x @ (kernel * (self.lr_mul / math.sqrt(x.shape[-1])))
+        if self.use_bias:
+            bias = self.param("bias", nn.initializers.constant(self.bias_init / self.lr_mul), (self.features,))
+            y = y + bias * self.lr_mul
+        return y
+
+
+class EqualConv(nn.Module):
+    """k x k 'same' conv with equalised learning rate: [B, H, W, I] -> [B, H, W, O]."""
+    features: int
+    kernel_size: int
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x):
+        k = self.kernel_size
+        kernel = self.param("kernel", nn.initializers.normal(1.0), (k, k, x.shape[-1], self.features))
+        y = conv2d(x, kernel / math.sqrt(k * k * x.shape[-1]))
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
+
+
+class MappingNetwork(nn.Module):
+    """z [B, Z] -> w [B, W]: pixel norm, ``depth`` dense layers (lr x0.01) with leaky ReLU.
+
+    Keeps ``w_avg`` [W] in ``batch_stats``; ``update_w_avg`` (mutable ``batch_stats``) moves it
+    towards the batch mean of w (averaged over ``axis_name``'s devices) with decay 0.995."""
+    w_dim: int
+    depth: int = 8
+    axis_name: str | None = None
+
+    @nn.compact
+    def __call__(self, z, update_w_avg: bool = False):
+        x = z * lax.rsqrt(jnp.mean(jnp.square(z), axis=-1, keepdims=True) + 1e-8)
+        for i in range(self.depth):
+            x = act(EqualDense(self.w_dim, lr_mul=MAPPING_LR_MUL, name=f"dense_{i}")(x))
+        w_avg = self.variable("batch_stats", "w_avg", jnp.zeros, (self.w_dim,), jnp.float32)
+        if update_w_avg and not self.is_initializing():
+            mean = jnp.mean(lax.stop_gradient(x), axis=0)
+            if self.axis_name is not None:
+                mean = lax.pmean(mean, self.axis_name)
+            w_avg.value = W_AVG_DECAY * w_avg.value + (1.0 - W_AVG_DECAY) * mean
+        return x
+
+    def average(self):
+        """w_avg [W]."""
+        return self.get_variable("batch_stats", "w_avg")
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (after nearest 2x upsampling when ``up``), + noise x strength, bias, leaky ReLU.
+    x [B, H, W, I], w [B, W], noise [B, H', W', 1] or None (the layer's ``noise_const``)."""
+    features: int
+    up: bool = False
+
+    @nn.compact
+    def __call__(self, x, w, noise=None):
+        if self.up:
+            x = upsample_nearest(x)
+        fan_in = x.shape[-1]
+        styles = EqualDense(fan_in, bias_init=1.0, name="affine")(w)
+        kernel = self.param("kernel", nn.initializers.normal(1.0), (3, 3, fan_in, self.features))
+        y = modulated_conv(x, kernel / math.sqrt(9 * fan_in), styles, demodulate=True)
+        const = self.variable("batch_stats", "noise_const",
+                              lambda: jax.random.normal(self.make_rng("params"), y.shape[1:3]))
+        noise = const.value[None, :, :, None] if noise is None else noise
+        y = y + self.param("noise_strength", nn.initializers.zeros, ()) * noise
+        return act(y + self.param("bias", nn.initializers.zeros, (self.features,)))
+
+
+class ToRGB(nn.Module):
+    """Modulated 1x1 conv without demodulation, + bias: [B, H, W, I], w [B, W] -> [B, H, W, C]."""
+    channels: int
+
+    @nn.compact
+    def __call__(self, x, w):
+        styles = EqualDense(x.shape[-1], bias_init=1.0, name="affine")(w)
+        kernel = self.param("kernel", nn.initializers.normal(1.0), (1, 1, x.shape[-1], self.channels))
+        y = modulated_conv(x, kernel / math.sqrt(x.shape[-1]), styles, demodulate=False)
+        return y + self.param("bias", nn.initializers.zeros, (self.channels,))
+
+
+class SynthesisNetwork(nn.Module):
+    """w+ [B, L, W] (or w [B, W]) and noise maps (``noise_shapes``, each [B, H, W, 1]; None: the
+    constant ones) -> images [B, R, R, C], not clipped (about [-1, 1] once trained)."""
+    resolution: int
+    channels: int
+    width: int
+
+    @nn.compact
+    def __call__(self, ws, noise: Sequence | None = None):
+        start, k = layout(self.resolution)
+        if ws.ndim == 2:
+            ws = jnp.broadcast_to(ws[:, None, :], (ws.shape[0], num_ws(self.resolution), ws.shape[-1]))
+        noise = [None] * (1 + 2 * k) if noise is None else list(noise)
+        features = [self.width * 2 ** (k - j) for j in range(k + 1)]  # per resolution, start first
+        const = self.param("const", nn.initializers.normal(1.0), (start, start, features[0]))
+        x = jnp.broadcast_to(const[None], (ws.shape[0],) + const.shape)
+        x = SynthesisLayer(features[0], name="layer_0")(x, ws[:, 0], noise[0])
+        image = ToRGB(self.channels, name="to_rgb_0")(x, ws[:, 1])
+        for j in range(1, k + 1):
+            x = SynthesisLayer(features[j], up=True, name=f"layer_{2 * j - 1}")(x, ws[:, 2 * j - 1], noise[2 * j - 1])
+            x = SynthesisLayer(features[j], name=f"layer_{2 * j}")(x, ws[:, 2 * j], noise[2 * j])
+            image = upsample_2x(image) + ToRGB(self.channels, name=f"to_rgb_{j}")(x, ws[:, 2 * j + 1])
+        return image
+
+
+class StyleGAN2Generator(nn.Module):
+    """z [B, Z] -> images [B, R, R, C] in [-1, 1] (clipped): mapping, truncation to
+    ``truncation_psi``, synthesis with the constant noise. ``mapping`` and ``synthesis`` are
+    the two halves (``apply(..., method="mapping")``)."""
+    resolution: int = 28
+    channels: int = 1
+    z_dim: int = 128
+    mapping_layers: int = 8
+    width: int = 32
+    truncation_psi: float = 1.0
+    axis_name: str | None = None
+
+    def setup(self):
+        self.mapping_net = MappingNetwork(self.z_dim, self.mapping_layers, self.axis_name)
+        self.synthesis_net = SynthesisNetwork(self.resolution, self.channels, self.width)
+
+    def mapping(self, z, psi=1.0, update_w_avg: bool = False):
+        """z [B, Z] -> w [B, W], truncated towards w_avg by ``psi`` (1: no truncation)."""
+        w = self.mapping_net(z, update_w_avg)
+        return w if isinstance(psi, (int, float)) and psi == 1.0 else truncate(w, self.mapping_net.average(), psi)
+
+    def synthesis(self, ws, noise=None):
+        """w [B, W] or w+ [B, L, W] (and noise maps) -> images [B, R, R, C], not clipped."""
+        return self.synthesis_net(ws, noise)
+
+    def __call__(self, z, labels=None, train: bool = True):
+        if labels is not None:
+            raise ValueError("the StyleGAN2 generator is unconditional: pass no labels")
+        return jnp.clip(self.synthesis(self.mapping(z, self.truncation_psi)), -1.0, 1.0)
+
+
+class StyleGAN2Discriminator(nn.Module):
+    """images [B, R, R, C] -> logits [B]: fromRGB, residual blocks down to S x S, minibatch
+    stddev, 3x3 conv, dense, logit."""
+    resolution: int = 28
+    width: int = 32
+
+    @nn.compact
+    def __call__(self, x, labels=None, train: bool = True):
+        start, k = layout(self.resolution)
+        h = act(EqualConv(self.width, 1, name="from_rgb")(x))
+        for j in range(k):
+            out = self.width * 2 ** (j + 1)
+            skip = EqualConv(out, 1, use_bias=False, name=f"skip_{j}")(downsample_2x(h))
+            h = act(EqualConv(h.shape[-1], 3, name=f"conv_{j}_a")(h))
+            h = act(EqualConv(out, 3, name=f"conv_{j}_b")(downsample_2x(h)))
+            h = (skip + h) / SQRT2
+        h = minibatch_stddev(h)
+        h = act(EqualConv(h.shape[-1] - 1, 3, name="epilogue_conv")(h))
+        h = act(EqualDense(h.shape[-1], name="epilogue_dense")(h.reshape(h.shape[0], -1)))
+        return EqualDense(1, name="logit")(h)[:, 0]
+
+
+# --------------------------------------------------------------------------- pure functions for editing
+
+class StyleFunctions(NamedTuple):
+    """The StyleGAN2 generator as pure functions of its variables (``state.generator_variables()``)."""
+    mapping: Callable
+    """``mapping(variables, z [B, Z], psi=1.0) -> w [B, W]`` (truncation towards the run's w_avg)."""
+    synthesis: Callable
+    """``synthesis(variables, w [B, W] or w+ [B, L, W], noise=None) -> images [B, R, R, C]`` in
+    [-1, 1] (clipped); ``noise``: maps of shapes ``[B, H, W, 1]`` for ``noise_shapes``, or None
+    for the run's constant noise."""
+    num_ws: int
+    """L: style vectors per image (layer l of w+ drives synthesis conv l, the last toRGBs share)."""
+    noise_shapes: tuple
+    """(H, W) of each synthesis conv's noise map, in order."""
+
+
+def generator_module(config) -> StyleGAN2Generator:
+    """The StyleGAN2 generator of ``config`` (no device axis)."""
+    return build(config)[0]
+
+
+@functools.lru_cache(maxsize=8)
+def style_functions(config) -> StyleFunctions:
+    """:class:`StyleFunctions` of ``config``'s StyleGAN2 generator.
+
+    Editing in W: ``w = mapping(variables, z)``, edit ``w`` (or w+ = ``w[:, None]`` repeated L
+    times, one row per layer), ``images = synthesis(variables, w)``. SeFa on the first
+    modulation layer: :func:`style_affine` (index 0).
+    """
+    g = generator_module(config)
+
+    def mapping(variables, z, psi=1.0):
+        return g.apply(variables, z, psi, method="mapping")
+
+    def synthesis(variables, ws, noise=None):
+        return jnp.clip(g.apply(variables, ws, noise, method="synthesis"), -1.0, 1.0)
+
+    return StyleFunctions(mapping, synthesis, num_ws(config.resolution), noise_shapes(config.resolution))
+
+
+def style_affine(variables, index: int = 0) -> jax.Array:
+    """The effective affine map w -> styles of synthesis conv ``index`` (0: the first
+    modulation layer), [W, I]: styles = w @ A + bias. SeFa's directions are the top
+    eigenvectors of A A^T ([W, W])."""
+    dense = variables["params"]["synthesis_net"][f"layer_{index}"]["affine"]
+    kernel = dense["kernel"]
+    return kernel / math.sqrt(kernel.shape[0])
+
+
+# --------------------------------------------------------------------------- registry
+
+def validate(config) -> None:
+    """StyleGAN2 takes S * 2**k px (3 <= S <= 7), d_norm=none, no classes, float32."""
+    try:
+        layout(config.resolution)
+    except ValueError as e:
+        raise UserError(f"model=stylegan2, resolution={config.resolution}: {e}") from None
+    if config.d_norm != "none":
+        raise UserError(f"model=stylegan2: expected d_norm=none (its D has no normalisation), got {config.d_norm!r}")
+    if config.num_classes:
+        raise UserError(f"model=stylegan2: expected num_classes=0 (unconditional), got {config.num_classes}")
+    if config.compute_dtype != "float32":
+        raise UserError(f"model=stylegan2: expected compute_dtype=float32, got {config.compute_dtype!r}")
+    if config.mapping_layers < 1:
+        raise UserError(f"mapping_layers={config.mapping_layers}: expected at least 1")
+    if not 0.0 <= config.truncation_psi <= 1.0:
+        raise UserError(f"truncation_psi={config.truncation_psi}: expected a value in [0, 1]")
+
+
+def build(config, axis_name: str | None = None):
+    """StyleGAN2 (generator, discriminator) for ``config`` (``g_width``/``d_width``: channels at full resolution)."""
+    return (StyleGAN2Generator(config.resolution, config.channels, config.z_dim, config.mapping_layers,
+                               config.g_width, config.truncation_psi, axis_name),
+            StyleGAN2Discriminator(config.resolution, config.d_width))
+
+
+register("stylegan2", ModelFamily(build, validate, tasks=("style",)))

@@ -1,0 +1,281 @@
+"""StyleGAN2 (gan_jax/models/stylegan2.py) and its train step (gan_jax/tasks/style.py): the layers
+against reference formulas, truncation, mixing, path length, EMA, ADA's p in the step, N devices
+= 1 device, and `gan-jax train` / resume / sample."""
+import dataclasses
+import json
+import math
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+
+from gan_jax.cli import main as cli_main
+from gan_jax.configs import get, override, validate
+from gan_jax.errors import UserError
+from gan_jax.models import stylegan2 as sg
+from gan_jax.parallel import make_parallel_step
+from gan_jax.tasks import init_state, make_train_step, style
+from gan_jax.tasks.common import ema_decay_at
+from treediff import rel_diff
+
+pytestmark = pytest.mark.xdist_group("stylegan2")
+
+# The named config made tiny; the CLI test trains exactly this config under parallel=shard_map, so
+# that its step is the one the 4-device test compiles (the session's compilation cache has it).
+TINY_SETS = ["g_width=4", "d_width=4", "z_dim=8", "mapping_layers=1", "r1_gamma=0.1", "r1_every=2", "pl_every=2",
+             "ada_p=0.3", "ada_target=0.05", "ada_kimg=1.0", "ema_decay=0.99", "lr_g=2e-3", "lr_d=2e-3",
+             "batch_size=16", "parallel=shard_map"]
+TINY = override(get("stylegan2_ada_mnist"), TINY_SETS)
+STEPS = 4  # one ADA adjustment (every style.ADA_INTERVAL steps), R1 and path length twice
+
+
+def _batches(config, n=STEPS):
+    rng = np.random.default_rng(0)
+    shape = (config.batch_size, config.resolution, config.resolution, config.channels)
+    return [{"image": rng.uniform(-1, 1, shape).astype(np.float32)} for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def one_device_run():
+    """The tiny config's states after 0..STEPS steps and each step's metrics, on one device."""
+    validate(TINY)
+    step = jax.jit(make_train_step(TINY))
+    states, metrics = [init_state(TINY)], []
+    for batch in _batches(TINY):
+        state, m = step(states[-1], batch)
+        states.append(state)
+        metrics.append(jax.tree.map(np.asarray, m))
+    return step, states, metrics
+
+
+def _generator(config=TINY, psi=1.0):
+    g, _ = sg.build(dataclasses.replace(config, truncation_psi=psi))
+    return g
+
+
+G = _generator()
+synthesis = jax.jit(lambda v, ws: G.apply(v, ws, method="synthesis"))  # w+ [B, L, W]
+B = 4
+
+
+def _variables(seed=0, config=TINY):
+    variables = G.init(jax.random.PRNGKey(seed), jnp.zeros((1, config.z_dim)), train=False)
+    # A w_avg away from 0 (as after training), so that truncation has something to do.
+    w_avg = jax.random.normal(jax.random.PRNGKey(seed + 1), (config.z_dim,))
+    stats = dict(variables["batch_stats"], mapping_net={"w_avg": w_avg})
+    return {"params": variables["params"], "batch_stats": stats}
+
+
+# --------------------------------------------------------------------------- layers
+
+@pytest.mark.parametrize("resolution,channels,layers", [(28, 1, 6), (32, 3, 8)])
+def test_shapes(resolution, channels, layers):
+    config = dataclasses.replace(TINY, resolution=resolution, channels=channels)
+    validate(config)
+    g, d = sg.build(config)
+    z = jnp.zeros((3, config.z_dim))
+    g_vars = jax.eval_shape(lambda: g.init(jax.random.PRNGKey(0), z, train=False))
+    images = jax.eval_shape(lambda v: g.apply(v, z, train=False), g_vars)
+    assert images.shape == (3, resolution, resolution, channels)
+    assert sg.num_ws(resolution) == layers and len(sg.noise_shapes(resolution)) == layers - 1
+    ws = jnp.zeros((3, layers, config.z_dim))
+    assert jax.eval_shape(lambda v: g.apply(v, ws, method="synthesis"), g_vars).shape == images.shape
+    assert jax.eval_shape(lambda v: g.apply(v, z, method="mapping"), g_vars).shape == (3, config.z_dim)
+    x = jnp.zeros((3, resolution, resolution, channels))
+    d_vars = jax.eval_shape(lambda: d.init(jax.random.PRNGKey(0), x))
+    assert jax.eval_shape(lambda v: d.apply(v, x), d_vars).shape == (3,)
+    assert "batch_stats" not in d_vars  # no normalisation, nothing but parameters
+
+
+def test_config_checks():
+    with pytest.raises(UserError, match="d_norm=none"):
+        validate(dataclasses.replace(TINY, d_norm="spectral"))
+    with pytest.raises(UserError, match="task=generate expects"):
+        validate(dataclasses.replace(TINY, task="generate"))
+    with pytest.raises(UserError, match="ada='bgcx'"):
+        validate(dataclasses.replace(TINY, ada="bgcx"))
+    with pytest.raises(UserError, match="style_mixing=1.5"):
+        validate(dataclasses.replace(TINY, style_mixing=1.5))
+
+
+def test_modulated_conv_equals_a_per_sample_conv_with_scaled_weights():
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    x = jax.random.normal(keys[0], (3, 6, 5, 4))
+    weight = jax.random.normal(keys[1], (3, 3, 4, 7))
+    styles = jax.random.normal(keys[2], (3, 4)) + 1.0
+    for demodulate in (True, False):
+        expected = []
+        for b in range(3):  # w'_b = w * s_b over input channels; w''_b = w'_b / |w'_b| per output channel
+            w = weight * styles[b][None, None, :, None]
+            if demodulate:
+                w = w / jnp.sqrt(jnp.sum(w ** 2, axis=(0, 1, 2), keepdims=True) + 1e-8)
+            expected.append(lax.conv_general_dilated(x[b:b + 1], w, (1, 1), "SAME",
+                                                     dimension_numbers=("NHWC", "HWIO", "NHWC")))
+        got = sg.modulated_conv(x, weight, styles, demodulate)
+        np.testing.assert_allclose(got, jnp.concatenate(expected), rtol=1e-5, atol=1e-5)
+
+
+def test_demodulation_gives_unit_output_std_for_unit_variance_input():
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    x = jax.random.normal(keys[0], (4, 40, 40, 64))
+    weight = jax.random.normal(keys[1], (3, 3, 64, 8)) * 5.0
+    styles = jnp.exp(jax.random.normal(keys[2], (4, 64)))  # very different scales per channel and sample
+    y = sg.modulated_conv(x, weight, styles)[:, 1:-1, 1:-1]  # interior: no zero padding in the window
+    std = np.asarray(jnp.std(y, axis=(1, 2)))  # [B, O]
+    np.testing.assert_allclose(std, 1.0, atol=0.08)
+    raw = np.asarray(jnp.std(sg.modulated_conv(x, weight, styles, demodulate=False), axis=(1, 2)))
+    assert raw.mean() > 10  # without demodulation the scale is the weights'
+
+
+def test_minibatch_stddev_matches_numpy():
+    x = np.random.default_rng(0).normal(size=(8, 3, 2, 5)).astype(np.float32)
+    got = np.asarray(sg.minibatch_stddev(jnp.asarray(x)))
+    assert got.shape == (8, 3, 2, 6)
+    np.testing.assert_array_equal(got[..., :5], x)
+    for n in range(8):
+        group = x[4 * (n // 4):4 * (n // 4) + 4]  # groups of 4 consecutive samples
+        expected = np.mean(np.sqrt(np.mean((group - group.mean(0)) ** 2, axis=0) + 1e-8))
+        np.testing.assert_allclose(got[n, ..., 5], expected, rtol=1e-5)
+    six = np.asarray(sg.minibatch_stddev(jnp.asarray(x[:6])))  # 6 rows: groups of gcd(6, 4) = 2
+    np.testing.assert_allclose(six[0, 0, 0, 5], np.mean(np.sqrt(np.mean((x[:2] - x[:2].mean(0)) ** 2, 0) + 1e-8)),
+                               rtol=1e-5)
+
+
+def test_path_length_on_a_linear_generator_matches_the_closed_form_and_finite_differences():
+    b, layers, w_dim, h, c = 3, 2, 4, 3, 1
+    keys = jax.random.split(jax.random.PRNGKey(2), 3)
+    a = jax.random.normal(keys[0], (layers, w_dim, h * h * c))
+    ws = jax.random.normal(keys[1], (b, layers, w_dim))
+    y = jax.random.normal(keys[2], (b, h, h, c))
+
+    def synthesis(ws, a=a):  # G(w+) = sum_l w_l A_l: J^T y = A y, whatever w+ is
+        return jnp.einsum("blw,lwp->bp", ws, a).reshape(b, h, h, c)
+
+    lengths = style.path_lengths(synthesis, ws, y)
+    jty = jnp.einsum("lwp,bp->blw", a, y.reshape(b, -1) / h)  # y / sqrt(H W)
+    np.testing.assert_allclose(lengths, jnp.sqrt(jnp.mean(jnp.sum(jty ** 2, -1), -1)), rtol=1e-5)
+
+    # The penalty and its new running mean: a_mean' = a_mean + 0.01 (mean(a) - a_mean).
+    penalty, mean = style.path_length_penalty(lengths, 0.5)
+    np.testing.assert_allclose(mean, 0.5 + 0.01 * (np.mean(lengths) - 0.5), rtol=1e-6)
+    np.testing.assert_allclose(penalty, np.mean((np.asarray(lengths) - mean) ** 2), rtol=1e-5)
+
+    # d penalty / d A against central differences (the regulariser's gradient to G's weights).
+    def objective(a):
+        return style.path_length_penalty(style.path_lengths(lambda v: synthesis(v, a), ws, y), 0.5)[0]
+    grad = jax.grad(objective)(a)
+    eps = 1e-2
+    for index in [(0, 0, 0), (1, 3, 5), (0, 2, 8)]:
+        bump = jnp.zeros_like(a).at[index].set(eps)
+        numeric = (objective(a + bump) - objective(a - bump)) / (2 * eps)
+        np.testing.assert_allclose(grad[index], numeric, rtol=2e-2, atol=1e-4)
+
+
+def test_truncation_psi_0_gives_the_mean_w_image_and_psi_1_the_plain_one():
+    variables = _variables()
+    layers = sg.num_ws(28)
+    z = jax.random.normal(jax.random.PRNGKey(5), (B, TINY.z_dim))
+    w_avg = variables["batch_stats"]["mapping_net"]["w_avg"]
+    mean_image = synthesis(variables, jnp.broadcast_to(w_avg, (B, layers, TINY.z_dim)))
+    at_0 = jax.jit(_generator(psi=0.0).apply)(variables, z)  # what sample / evaluate draw with psi = 0
+    np.testing.assert_allclose(at_0, jnp.clip(mean_image, -1, 1), atol=1e-5)
+    np.testing.assert_allclose(at_0, at_0[:1].repeat(B, 0), atol=1e-6)  # every z: the same image
+    full = G.apply(variables, z, method="mapping")
+    np.testing.assert_allclose(G.apply(variables, z, 1.0, method="mapping"), full)  # psi = 1: the plain w
+    np.testing.assert_allclose(G.apply(variables, z, 0.5, method="mapping"), w_avg + 0.5 * (full - w_avg), atol=1e-6)
+
+
+def test_style_mixing_switches_at_the_crossover_layer():
+    layers = sg.num_ws(28)
+    w1, w2 = jnp.ones((2, 8)), -jnp.ones((2, 8))
+    for crossover in range(1, layers + 1):
+        mixed = np.asarray(sg.mix_styles(w1, w2, crossover, layers))
+        assert (mixed[:, :crossover] == 1).all() and (mixed[:, crossover:] == -1).all()
+    # Every row of w+ drives the synthesis: changing row l (alone) changes the image.
+    variables = _variables()
+    ws = jax.random.normal(jax.random.PRNGKey(3), (B, layers, TINY.z_dim))
+    base = synthesis(variables, ws)
+    np.testing.assert_allclose(G.apply(variables, ws[:, 0], method="synthesis"),  # one w = w+ of equal rows
+                               synthesis(variables, jnp.repeat(ws[:, :1], layers, 1)), rtol=1e-5, atol=1e-5)
+    for row in range(layers):
+        moved = synthesis(variables, ws.at[:, row].add(1.0))
+        assert float(jnp.abs(moved - base).max()) > 1e-4, row
+
+
+def test_edit_functions_are_the_generator_halves():
+    variables = _variables()
+    fns = sg.style_functions(TINY)
+    z = jax.random.normal(jax.random.PRNGKey(4), (B, TINY.z_dim))
+    w = jax.jit(fns.mapping)(variables, z)
+    w_plus = jnp.repeat(w[:, None], fns.num_ws, 1)
+    np.testing.assert_allclose(fns.synthesis(variables, w_plus), jax.jit(G.apply)(variables, z), atol=1e-5)
+    noise = [jnp.zeros((B, h, w_, 1)) for h, w_ in fns.noise_shapes]
+    assert fns.synthesis(variables, w_plus, noise).shape == (B, 28, 28, 1)
+    assert sg.style_affine(variables, 0).shape == (TINY.z_dim, 4 * TINY.g_width)
+
+
+# --------------------------------------------------------------------------- the train step
+
+def test_step_is_deterministic_and_finite(one_device_run):
+    step, states, metrics = one_device_run
+    again, _ = step(states[0], _batches(TINY)[0])
+    assert rel_diff(again.g_params, states[1].g_params) == 0.0  # randomness only from the state's key
+    for m in metrics:
+        assert all(np.isfinite(v).all() for v in m.values()) and int(m["nonfinite"]) == 0
+    assert float(metrics[0]["r1"]) > 0 and float(metrics[1]["r1"]) == 0  # lazy: every r1_every=2 steps
+    assert float(metrics[0]["pl"]) > 0 and float(metrics[1]["pl"]) == 0
+    assert float(states[1].pool["pl_mean"]) > 0
+    # w_avg moves towards the batch means of w (decay 0.995).
+    assert float(jnp.abs(states[1].g_stats["mapping_net"]["w_avg"]).sum()) > 0
+
+
+def test_ema_generator(one_device_run):
+    _, states, _ = one_device_run
+    decay = float(ema_decay_at(jnp.int32(0), TINY.ema_decay))  # warm-up: 0.1 at step 0
+    expected = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, states[0].ema["params"], states[1].g_params)
+    assert rel_diff(states[1].ema["params"], expected) < 1e-6
+    assert rel_diff(states[1].ema["batch_stats"], states[1].g_stats) == 0  # buffers copied
+    assert rel_diff(states[1].ema["params"], states[1].g_params) > 0
+
+
+def test_ada_p_moves_by_the_rule_every_4_steps(one_device_run):
+    _, states, metrics = one_device_run
+    ps = [float(s.pool["ada_p"]) for s in states]
+    assert ps[:STEPS] == pytest.approx([TINY.ada_p] * STEPS)  # unchanged until the first interval is complete
+    r_t = np.mean([float(m["r_t"]) for m in metrics])  # E[sign(D(real))] over the interval
+    expected = np.clip(TINY.ada_p + np.sign(r_t - TINY.ada_target) * TINY.batch_size * STEPS / (TINY.ada_kimg * 1000),
+                       0, 1)
+    assert ps[STEPS] == pytest.approx(expected, abs=1e-6) and ps[STEPS] != pytest.approx(TINY.ada_p)
+    assert float(states[STEPS].pool["ada_steps"]) == 0  # the accumulator starts again
+
+
+def test_4_devices_equal_one_device(one_device_run):
+    _, states, _ = one_device_run
+    runner = make_parallel_step(TINY, "shard_map")  # explicit collectives: every pmean of the step
+    assert runner.num_devices == 4
+    state = runner.put_state(init_state(TINY))
+    for batch in _batches(TINY):
+        state, _ = runner.step(state, runner.put_batch(batch))
+    state, reference = runner.get_state(state), states[-1]
+    for name in ("g_params", "d_params", "g_stats", "ema", "pool"):
+        assert rel_diff(getattr(state, name), getattr(reference, name)) <= 1e-5, name
+
+
+def test_gan_jax_train_resume_and_sample(tmp_path):
+    workdir = str(tmp_path / "run")
+    sets = [word for item in TINY_SETS for word in ("--set", item)]
+    tiny = [*sets, "--set", "log_every=1", "--set", "sample_every=2", "--set", "checkpoint_every=2",
+            "--set", "grid_size=4", "--no-progress"]
+    assert cli_main(["train", "--config", "stylegan2_ada_mnist", "--workdir", workdir, "--steps", "2", *tiny]) == 0
+    assert cli_main(["train", "--workdir", workdir, "--steps", "4", "--no-progress"]) == 0  # resumes at 2
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        rows = [json.loads(line) for line in f]
+    assert [r["step"] for r in rows if "d_loss" in r] == [1, 2, 3, 4]
+    assert all(math.isfinite(r[k]) for r in rows if "d_loss" in r for k in ("d_loss", "g_loss", "ada_p", "pl"))
+    out = str(tmp_path / "s.npy")
+    assert cli_main(["sample", "--workdir", workdir, "--num", "4", "--out", out]) == 0
+    x = np.load(out)
+    assert x.shape == (4, 28, 28, 1) and -1 <= x.min() and x.max() <= 1 and x.std() > 0
