@@ -43,6 +43,34 @@ for _ in range(steps):
 print(json.dumps({"file": gan_jax.__file__, "median_s": statistics.median(times)}))
 """
 
+_HLO = r"""
+import re, sys, numpy as np, jax, gan_jax
+from gan_jax import configs
+config = configs.override(configs.get(sys.argv[1]), [f"batch_size={sys.argv[2]}", f"resolution={sys.argv[3]}"])
+state = gan_jax.init_state(config)
+batch = {"image": np.zeros((config.batch_size, config.resolution, config.resolution, config.channels), np.float32)}
+hlo = jax.jit(gan_jax.make_train_step(config), donate_argnums=0).lower(state, batch).as_text(dialect="hlo")
+print(hlo)
+"""
+
+
+def hlo_instructions(tree: str, setting: str):
+    """The lowered train step of ``setting`` at ``tree`` as a multiset of HLO instructions, with
+    metadata, value numbers and the Python names XLA takes from the code stripped (what is left
+    is what the program computes, whatever order it was traced in)."""
+    import collections
+    import re
+
+    name, batch, resolution = SETTINGS[setting]
+    env = {**{k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}, "PYTHONPATH": tree}
+    text = subprocess.run([sys.executable, "-c", _HLO, name, str(batch), str(resolution)], env=env, cwd=tree,
+                          capture_output=True, text=True, check=True).stdout
+    text = re.sub(r", metadata=\{[^}]*\}", "", text)
+    text = re.sub(r"HloModule \S+", "HloModule m", text)
+    text = re.sub(r"\b\w*__locals__\w*", "x", text)
+    return collections.Counter(re.sub(r"\.[0-9]+", "", line).strip() for line in text.splitlines())
+
+
 SETTINGS = {"dcgan28:128": ("dcgan_mnist", 128, 28), "dcgan64:64": ("dcgan_64", 64, 64)}
 
 
@@ -65,9 +93,14 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--steps", type=int, default=20, help="timed steps per process")
     p.add_argument("--settings", default="dcgan28:128,dcgan64:64")
+    p.add_argument("--compare-hlo", action="store_true", help="also compare the two trees' lowered train steps")
     args = p.parse_args(argv)
     trees = {"base": os.path.abspath(args.base), "this": HERE}
-    for setting in args.settings.split(","):
+    for setting in args.settings.split(",") if args.compare_hlo else ():
+        base, this = (hlo_instructions(trees[k], setting) for k in ("base", "this"))
+        print(f"{setting}: lowered step, {sum(base.values())} vs {sum(this.values())} HLO instructions; the same "
+              f"instructions (up to order and names): {base == this}", flush=True)
+    for setting in args.settings.split(",") if args.rounds > 0 else ():
         ratios, times = [], {k: [] for k in trees}
         for r in range(args.rounds):
             order = ("base", "this") if r % 2 == 0 else ("this", "base")
