@@ -8,7 +8,8 @@ its config checks and the inference operations a trained run offers (``sample``,
 training loop, checkpoints, the CLI) is the same for every task and asks the task.
 
 Built in: ``generate`` (:mod:`.generate`), ``pix2pix``, ``inpaint`` and ``srgan``
-(:mod:`.paired`), ``cyclegan`` (:mod:`.cycle`). A new task is one module that builds a
+(:mod:`.paired`), ``cyclegan`` (:mod:`.cycle`), ``style`` (:mod:`.style`: StyleGAN2's
+regularisers, style mixing and ADA; work in progress). A new task is one module that builds a
 :class:`Task` and one ``TASKS.register(name, task)`` line; ``config.task`` may also name it
 by import path (``"my_pkg.tasks:my_task"``).
 """
