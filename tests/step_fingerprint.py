@@ -6,9 +6,10 @@ Used two ways:
   code before the tasks/ redesign (``tests/data/step_fingerprints.json``), to ~1e-6 relative;
 * side by side, bit for bit, against another checkout (it only uses the public API)::
 
-      python tests/step_fingerprint.py --out new.npz                       # this tree
-      PYTHONPATH=/tmp/base python /tmp/base/../main/tests/step_fingerprint.py --out old.npz
-      python tests/step_fingerprint.py --compare old.npz new.npz          # exit 1 unless equal bits
+      git worktree add /tmp/base 586a9ae                                       # the other tree
+      python tests/step_fingerprint.py --out new.npz                           # this tree
+      (cp tests/step_fingerprint.py /tmp/fp.py && cd /tmp && PYTHONPATH=/tmp/base python fp.py --out old.npz)
+      python tests/step_fingerprint.py --compare /tmp/old.npz new.npz          # exit 1 unless equal bits
 """
 from __future__ import annotations
 
