@@ -174,7 +174,8 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         # G's forward pass, shared by the D update (as stopped fakes) and the G update (pulled back).
         fake, g_pullback, g_stats = jax.vjp(lambda prm: generate_images(prm, state.g_stats, k_g, b),
                                             state.g_params, has_aux=True)
-        aug_real, aug_fake, aug_g = (augmentation(jax.random.fold_in(k_d, t), b, p) for t in (_AUG_REAL, _AUG_FAKE, _AUG_G))
+        aug_real, aug_fake, aug_g = (augmentation(jax.random.fold_in(k_d, t), b, p)
+                                     for t in (_AUG_REAL, _AUG_FAKE, _AUG_G))
         (_, (d_loss, r1, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
             state.d_params, real, lax.stop_gradient(fake), aug_real, aug_fake, state.step)
         d_grads, d_loss, r1 = device_mean((d_grads, d_loss, r1), axis_name)
