@@ -27,7 +27,7 @@ from gan_jax.tasks.base import Task
 from gan_jax.tasks.common import (apply_optimizer, commit, device_mean, is_finite, l1, nonfinite_bits, probabilities,
                                   update_ema)
 from gan_jax.tasks.init import build_models
-from gan_jax.tasks.translation import grid_batch, run_generator
+from gan_jax.tasks.translation import as_is, grid_batch, run_generator
 from gan_jax.tiles import tiled
 
 DEGRADE = {"pix2pix": ("noise", "grey", "edges"), "inpaint": ("mask_center", "mask_box")}
@@ -41,13 +41,9 @@ def compose_inpaint(source, output):
     return known * (1.0 - mask) + output * mask
 
 
-def _as_is(source, output):
-    return output
-
-
 def compose_for(config) -> Callable:
     """``compose(source, output) -> image`` of ``config.task``."""
-    return compose_inpaint if config.task == "inpaint" else _as_is
+    return compose_inpaint if config.task == "inpaint" else as_is
 
 
 def make_step(config, axis_name: str | None = None, layout=None) -> Callable:

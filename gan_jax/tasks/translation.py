@@ -18,7 +18,8 @@ from gan_jax.tasks.init import build_models
 DIRECTIONS = ("a2b", "b2a")
 
 
-def _as_is(source, output):
+def as_is(source, output):
+    """``compose`` of a generator whose output is the image itself."""
     return output
 
 
@@ -32,7 +33,7 @@ def _cached_generator(config, compose: Callable, registry_version: int):
     return jax.jit(run)
 
 
-def run_generator(config, variables, sources: np.ndarray, chunk: int = 16, compose: Callable = _as_is) -> np.ndarray:
+def run_generator(config, variables, sources: np.ndarray, chunk: int = 16, compose: Callable = as_is) -> np.ndarray:
     """G applied to ``sources`` [N, h, w, C_in] in [-1, 1], ``chunk`` at a time -> [N, H, W, C] in [-1, 1].
 
     ``compose(source, output) -> image`` turns G's output into the image (the inpainting task
