@@ -8,6 +8,9 @@
   clear error, not a shape error deep in Flax) and a CRC-32 of every array. Orbax stores
   the arrays zstd-compressed without a checksum: bytes overwritten inside a data file can
   decompress to wrong values without an error, which the CRCs catch.
+* **The data position** goes in ``meta["data"]`` (the trainer's feeds' ``data_state``: Grain's
+  iterator state, or just the step for the in-memory pipeline); checkpoints without it resume
+  from the step alone, which gives the same batches.
 * **Damage is survivable**: ``restore("latest")`` skips unreadable checkpoints (missing,
   truncated or overwritten files, wrong CRCs) and uses the newest readable one;
   :meth:`Checkpoints.quarantine_damaged` and :meth:`Checkpoints.move_aside` move unreadable

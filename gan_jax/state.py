@@ -44,8 +44,23 @@ class GANState:
         return {"params": self.g_params, "batch_stats": self.g_stats}
 
 
+def learning_rate(rate, updates: int, decay_start: float):
+    """``rate`` (a float, or a traced value for population members), or, when ``decay_start``
+    < 1, a schedule that holds it for the first ``decay_start`` x ``updates`` updates and then
+    falls linearly to 0 at ``updates``."""
+    if decay_start >= 1.0:
+        return rate
+    hold = int(decay_start * updates)
+    return optax.join_schedules([optax.constant_schedule(rate), optax.linear_schedule(rate, 0.0, updates - hold)],
+                                [hold])
+
+
 def make_optimizers(config) -> tuple[optax.GradientTransformation, optax.GradientTransformation]:
-    """Adam for G and D with the config's learning rates and betas (default 2e-4, 0.5, 0.999)."""
-    g = optax.adam(config.lr_g, b1=config.beta1, b2=config.beta2)
-    d = optax.adam(config.lr_d, b1=config.beta1, b2=config.beta2)
+    """Adam for G and D with the config's learning rates and betas (default 2e-4, 0.5, 0.999),
+    constant or decaying to 0 after ``lr_decay_start`` of the run (D counts its ``n_critic``
+    updates per step)."""
+    g_rate = learning_rate(config.lr_g, config.steps, config.lr_decay_start)
+    d_rate = learning_rate(config.lr_d, config.steps * config.n_critic, config.lr_decay_start)
+    g = optax.adam(g_rate, b1=config.beta1, b2=config.beta2)
+    d = optax.adam(d_rate, b1=config.beta1, b2=config.beta2)
     return g, d

@@ -243,11 +243,13 @@ def train(config, workdir: str, *, progress: bool = True, restart: bool = False)
             f"the last checkpoint ({saved[-1] if saved else 'none yet: from step 0'})") from None
 
 
-def _resume(ckpts: Checkpoints, config, sig: dict, workdir: str, restart: bool) -> GANState | None:
-    """The state to resume ``workdir`` from, past unreadable checkpoints (moved aside, each
-    named on stderr); None when it starts afresh (``restart`` with none readable)."""
+def _resume(ckpts: Checkpoints, config, sig: dict, workdir: str,
+            restart: bool) -> tuple[GANState | None, dict]:
+    """The state to resume ``workdir`` from and its checkpoint's metadata, past unreadable
+    checkpoints (moved aside, each named on stderr); (None, {}) when it starts afresh
+    (``restart`` with none readable)."""
     try:
-        state, _ = ckpts.restore(abstract_state(config), sig, warn=False)
+        state, meta = ckpts.restore(abstract_state(config), sig, warn=False)
     except NoReadableCheckpoint as e:
         newest = next(iter(e.damaged))
         if not restart:
@@ -259,7 +261,7 @@ def _resume(ckpts: Checkpoints, config, sig: dict, workdir: str, restart: bool) 
         moved = ckpts.move_aside()
         _print(f"warning: all {len(e.damaged)} checkpoints in {e.directory} are unreadable (newest, step "
                f"{newest}: {e.damaged[newest]}); moved them to {moved}; restarting {workdir} from step 0")
-        return None
+        return None, {}
     start = int(np.ravel(state.step)[0])
     damaged = dict(ckpts.damaged)
     for s, reason in damaged.items():
@@ -268,7 +270,7 @@ def _resume(ckpts: Checkpoints, config, sig: dict, workdir: str, restart: bool) 
         _print(f"warning: unreadable checkpoint moved to {moved}")
     _print(f"resuming {workdir} from step {start}"
            + (f" (checkpoint {ckpts.directory}/{start}, the newest readable one)" if damaged else ""))
-    return state
+    return state, meta if isinstance(meta, dict) else {}
 
 
 def _process_zero_says(flag: bool) -> bool:
@@ -293,9 +295,13 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
         _print(f"stopped by {stop.received} during start-up; nothing to save")
         return TrainResult(0, stop.received, {}, 0.0)
     configs.validate(config)
+    data.parse_pipeline(config.input_pipeline)  # a bad input_pipeline fails before the data loads
     wd.check(workdir)
     t_start = time.time()
     source = tasks.data_source(config)
+    pipeline, workers = data.choose_pipeline(config.input_pipeline, source)
+    if pipeline == "memory":
+        source = data.in_memory(source)  # an image folder opened lazily is decoded now
     runner = make_parallel_step(config)
     runner.check_batch_size(config.batch_size)
     k = config.steps_per_call
@@ -320,7 +326,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
 
     sig = signature(config)
     fresh_state = None
-    state = _resume(ckpts, config, sig, workdir, restart) if ckpts.steps() else None
+    state, resumed_meta = _resume(ckpts, config, sig, workdir, restart) if ckpts.steps() else (None, {})
     if state is not None:
         start = int(np.ravel(state.step)[0])
     else:
@@ -370,7 +376,9 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
         check_finite(host_state)
         jax.block_until_ready(host_state)  # the step's own time is not the checkpoint's
         t0 = time.perf_counter()
-        result.checkpoints += ckpts.save(jax.device_get(host_state), meta)
+        # The data position: each member's feed at this step (Grain's iterator state, or the step).
+        data_states = [f.data_state(int(np.ravel(host_state.step)[0])) for f in feeds]
+        result.checkpoints += ckpts.save(jax.device_get(host_state), {**meta, "data": data_states})
         result.checkpoint_seconds += time.perf_counter() - t0
         last_save[0] = time.monotonic()
         return host_state
@@ -406,10 +414,15 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
         if bar is not None:
             stack.callback(bar.close)
         # Each member reads its own data order; each process only its rows of every global batch.
-        feeds = [stack.enter_context(data.Batches(source, config.real_batch_size, m.seed, start,
-                                                  shard_index=jax.process_index(),
-                                                  shard_count=jax.process_count(),
-                                                  with_labels=config.num_classes > 0)) for m in members]
+        # A checkpoint's data states (none in checkpoints from before them) resume Grain's iterators.
+        saved = resumed_meta.get("data") or []
+        feeds = [stack.enter_context(data.make_batches(
+            source, config.real_batch_size, m.seed, start, pipeline=pipeline, workers=workers,
+            shard_index=jax.process_index(), shard_count=jax.process_count(), with_labels=config.num_classes > 0,
+            resume=saved[i] if len(saved) == len(members) else None)) for i, m in enumerate(members)]
+        if pipeline == "grain" and primary:
+            _print(f"input pipeline: grain, {feeds[0].workers} worker process(es), {len(source)} images "
+                   f"decoded as they are needed")
 
         def next_call():
             """This process's data for one call: [B, ...], [K, B, ...] fused, [P, ...] per member."""

@@ -1,34 +1,37 @@
-"""Evaluate the image-to-image runs against their baselines on held-out data.
+"""Evaluate the image-to-image runs against their tuned baselines on held-out data.
 
     python experiments/img2img/evaluate.py sr       --workdir runs/img2img/srgan_x4 --pretrained-step 3000
-    python experiments/img2img/evaluate.py denoise  --workdir runs/img2img/pix2pix_denoise
+    python experiments/img2img/evaluate.py denoise  --workdir runs/img2img/pix2pix_denoise [--checkpoint STEP]
     python experiments/img2img/evaluate.py inpaint  --workdir runs/img2img/inpaint_fashion [--num 10000]
     python experiments/img2img/evaluate.py cyclegan --workdir runs/img2img/cyclegan_fashion --classifier CLF_DIR
     python experiments/img2img/evaluate.py grid     --workdir DIR --out FIGURE.png   (a training-style grid)
 
-Photo tasks use the held-out photo (``photos:heldout``: matplotlib's grace_hopper, never in
-the training patches), whole, through the same tiled inference as ``gan-jax translate`` /
-``gan-jax upscale``. PSNR and SSIM are computed on [0, 1] RGB (SSIM: Gaussian window
-sigma 1.5 on the luminance, the usual constants), with a border of ``scale`` pixels
-cropped for SR. Each command prints a markdown table row and writes
-``experiments/img2img/<task>.json`` and a figure.
+Photo tasks are scored on the six test photos of ``baselines.TEST_PHOTOS`` (matplotlib's
+``grace_hopper``, the held-out ``photos:heldout``, and five photos of ``skimage.data``; none in
+the training patches), each whole, through the same tiled inference as ``gan-jax translate`` /
+``gan-jax upscale``. The baselines (``baselines.py``, :mod:`gan_jax.metrics.baselines`) get their
+free parameters from a grid search on the validation photos (``photos:train``: china, flower),
+never on a test photo. PSNR and SSIM are computed on [0, 1] RGB (SSIM: Gaussian window sigma
+1.5 on the luminance, the usual constants), with a border of ``scale`` pixels cropped for SR.
+Each command prints markdown tables and writes ``experiments/img2img/<task>.json`` (``--json``)
+and a figure of ``grace_hopper`` (``--figure``; ``''``: none).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 from scipy import ndimage
 
 from gan_jax import images, translate, workdir as wd
 from gan_jax.checkpoint import restore_run
-from gan_jax.data.paired import add_noise, downscale, inpaint_source, masks
-from gan_jax.data.photos import SPLITS, read_split
-from gan_jax.models import bicubic_upscale
+from gan_jax.data.paired import inpaint_source
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # baselines.py beside this file
 
 
 def psnr(x, y, border: int = 0) -> float:
@@ -66,7 +69,7 @@ def _run(workdir: str, checkpoint: str = "latest"):
 
 
 def _write(name: str, result: dict) -> None:
-    with open(os.path.join(HERE, f"{name}.json"), "w") as f:
+    with open(os.path.join(HERE, name if name.endswith(".json") else f"{name}.json"), "w") as f:
         json.dump(result, f, indent=2)
         f.write("\n")
     print(json.dumps(result, indent=2))
@@ -79,71 +82,84 @@ def _crop_figure(columns: list[np.ndarray], box, path: str, scale: int = 2) -> N
     images.save_grid(np.stack(crops), path, ncol=len(crops))
 
 
+def _photo_rows(outputs: dict, test: dict, border: int = 0, with_sharpness: bool = False) -> dict:
+    """``{method: {photo: {psnr, ssim[, sharpness]}}}`` of ``outputs {method: {photo: image}}``."""
+    rows = {}
+    for method, outs in outputs.items():
+        rows[method] = {}
+        for name, out in outs.items():
+            target = test[name][1]
+            rows[method][name] = {"psnr": psnr(out, target, border), "ssim": ssim(out, target, border)}
+            if with_sharpness:
+                rows[method][name]["sharpness"] = sharpness(out)
+    return rows
+
+
 def sr(args) -> None:
-    config, state = _run(args.workdir)
+    import baselines as B
+
+    config, state = _run(args.workdir, args.checkpoint)
     pre_config, pre_state = _run(args.workdir, str(args.pretrained_step))
     s = config.scale
-    result = {"photos": list(SPLITS["heldout"]), "scale": s, "rows": {}}
-    for photo in read_split("heldout"):
-        h, w = (photo.shape[0] // s) * s, (photo.shape[1] // s) * s
-        hr = photo[:h, :w].astype(np.float32) / 127.5 - 1.0
-        lr = downscale(hr[None], s)[0]
-        outs = {"bicubic": np.clip(np.asarray(bicubic_upscale(lr[None], s))[0], -1, 1),
-                f"SR pixel-pretrained (step {args.pretrained_step})":
-                    translate.upscale(pre_config, pre_state, lr, tile=args.tile),
-                f"SRGAN fine-tuned (step {int(state.step)})": translate.upscale(config, state, lr, tile=args.tile)}
-        for name, out in outs.items():
-            result["rows"][name] = {"psnr": psnr(out, hr, s), "ssim": ssim(out, hr, s), "sharpness": sharpness(out)}
-        result["rows"]["original (HR)"] = {"sharpness": sharpness(hr)}
+    validation, test = B.sr_data(s)
+    chosen, outputs = B.tuned_outputs(B.sr_methods(s), validation, test, lambda out, hr: psnr(out, hr, s))
+    pre_name = f"SR pixel-pretrained (step {args.pretrained_step})"
+    gan_name = f"SRGAN fine-tuned (step {int(state.step)})"
+    outputs[pre_name] = {n: translate.upscale(pre_config, pre_state, lr, tile=args.tile) for n, (lr, _) in test.items()}
+    outputs[gan_name] = {n: translate.upscale(config, state, lr, tile=args.tile) for n, (lr, _) in test.items()}
+    rows = _photo_rows(outputs, test, s, with_sharpness=True)
+    rows["original (HR)"] = {n: {"sharpness": sharpness(hr)} for n, (_, hr) in test.items()}
+    if args.figure:
+        lr, hr = test["grace_hopper"]
         nearest = np.repeat(np.repeat(lr, s, 0), s, 1)
-        _crop_figure([nearest, *outs.values(), hr], (140, 170, 160), os.path.join(HERE, "sr_x4.png"))
-    _write("sr_x4", result)
+        columns = [nearest, outputs["bicubic"]["grace_hopper"], outputs[pre_name]["grace_hopper"],
+                   outputs[gan_name]["grace_hopper"], hr]
+        _crop_figure(columns, (140, 170, 160), os.path.join(HERE, args.figure))
+    B.report(args.json, rows, chosen, {"scale": s, "border_cropped": s, "workdir": args.workdir}, with_sharpness=True)
 
 
 def denoise(args) -> None:
-    config, state = _run(args.workdir)
-    rng = np.random.default_rng(0)
-    result = {"photos": list(SPLITS["heldout"]), "noise_sigma": config.noise_sigma, "rows": {}}
-    for photo in read_split("heldout"):
-        clean = photo.astype(np.float32) / 127.5 - 1.0
-        noisy = add_noise(clean[None], config.noise_sigma, rng)[0]
-        blurs = {sigma: np.stack([ndimage.gaussian_filter(noisy[..., c], sigma) for c in range(3)], -1)
-                 for sigma in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0)}
-        best = max(blurs, key=lambda k: psnr(blurs[k], clean))
-        out = translate.translate(config, state, noisy)
-        rows = {"noisy input": noisy, f"Gaussian blur (best sigma = {best} px)": blurs[best],
-                f"pix2pix (step {int(state.step)})": out}
-        for name, im in rows.items():
-            result["rows"][name] = {"psnr": psnr(im, clean), "ssim": ssim(im, clean)}
-        _crop_figure([noisy, blurs[best], out, clean], (140, 170, 160), os.path.join(HERE, "denoise.png"))
-    _write("denoise", result)
+    import baselines as B
+
+    config, state = _run(args.workdir, args.checkpoint)
+    validation, test = B.denoise_data(config.noise_sigma)
+    chosen, outputs = B.tuned_outputs(B.denoise_methods(config.noise_sigma), validation, test, psnr)
+    gan_name = f"pix2pix (step {int(state.step)})"
+    outputs = {"noisy input": {n: x for n, (x, _) in test.items()}, **outputs,
+               gan_name: {n: translate.translate(config, state, x) for n, (x, _) in test.items()}}
+    rows = _photo_rows(outputs, test)
+    if args.figure:
+        noisy, clean = test["grace_hopper"]
+        columns = [noisy, outputs["Gaussian blur"]["grace_hopper"], outputs[gan_name]["grace_hopper"], clean]
+        _crop_figure(columns, (140, 170, 160), os.path.join(HERE, args.figure))
+    B.report(args.json, rows, chosen, {"noise_sigma": config.noise_sigma, "workdir": args.workdir})
 
 
 def inpaint(args) -> None:
     import jax.numpy as jnp
 
-    from gan_jax.data import load_source, to_float
-    from gan_jax.edit import diffusion_fill, mean_fill
+    import baselines as B
+    from gan_jax.edit import diffusion_fill
     from gan_jax.edit import psnr as masked_psnr
 
-    config, state = _run(args.workdir)
-    source = load_source(config.holdout_dataset, resolution=config.resolution, channels=config.channels)
-    x = to_float(source.get(np.arange(min(args.num, len(source))))[0])
-    m = masks(config.degrade, len(x), config.resolution, np.random.default_rng(0))
-    fills = {"mean-colour fill": np.asarray(mean_fill(jnp.asarray(x), jnp.asarray(m))),
-             "diffusion (harmonic) fill": np.asarray(diffusion_fill(jnp.asarray(x), jnp.asarray(m))),
-             # images of the model's size: one tile each, so a batched call equals gan-jax inpaint's tiling
-             f"inpainting GAN (step {int(state.step)})": translate.run_generator(
-                 config, translate.generator_variables(config, state), inpaint_source(x, m), chunk=500)}
-    result = {"dataset": config.holdout_dataset, "images": len(x), "mask": config.degrade, "rows": {}}
+    config, state = _run(args.workdir, args.checkpoint)
+    x, m, train = B.fashion_inpaint_data(config.holdout_dataset, args.num, config.degrade)
+    k, fills = B.fashion_inpaint_baselines(x, m, train)
+    fills["diffusion (harmonic) fill, 2,000 Jacobi sweeps"] = np.asarray(diffusion_fill(jnp.asarray(x), jnp.asarray(m)))
+    # images of the model's size: one tile each, so a batched call equals gan-jax inpaint's tiling
+    fills[f"inpainting GAN (step {int(state.step)})"] = translate.run_generator(
+        config, translate.generator_variables(config, state), inpaint_source(x, m), chunk=500)
+    result = {"dataset": config.holdout_dataset, "images": len(x), "mask": config.degrade,
+              "chosen_on_validation": k, "rows": {}}
     for name, out in fills.items():
         db = np.asarray(masked_psnr(jnp.asarray(out), jnp.asarray(x), jnp.asarray(m)))
         result["rows"][name] = {"masked_psnr_mean": float(db.mean()), "masked_psnr_median": float(np.median(db))}
-    k = 8
-    masked = x[:k] * (1 - m[:k])
-    grid = np.stack([masked, *(f[:k] for f in fills.values()), x[:k]], axis=1).reshape((-1,) + x.shape[1:])
-    images.save_grid(grid, os.path.join(HERE, "inpaint.png"), ncol=5)
-    _write("inpaint", result)
+    if args.figure:
+        n = 8
+        shown = [x[:n] * (1 - m[:n])] + [fills[name][:n] for name in fills] + [x[:n]]
+        grid_ = np.stack(shown, axis=1).reshape((-1,) + x.shape[1:])
+        images.save_grid(grid_, os.path.join(HERE, args.figure), ncol=len(shown))
+    _write(args.json, result)
 
 
 def cyclegan(args) -> None:
@@ -153,7 +169,7 @@ def cyclegan(args) -> None:
     from gan_jax.data.paired import load_domain
     from gan_jax.metrics.classifier import Classifier
 
-    config, state = _run(args.workdir)
+    config, state = _run(args.workdir, args.checkpoint)
     clf = Classifier.load(args.classifier)
     test = lambda spec: spec.replace(":train#", ":test#")  # noqa: E731 - the held-out images of a domain
     kw = dict(resolution=config.resolution, channels=config.channels)
@@ -175,7 +191,7 @@ def cyclegan(args) -> None:
 
 
 def grid(args) -> None:
-    config, state = _run(args.workdir)
+    config, state = _run(args.workdir, args.checkpoint)
     imgs, ncol = translate.sample_grid(config, state, args.num)
     images.save_grid(imgs, args.out, ncol)
     print(f"wrote {args.out}")
@@ -188,18 +204,28 @@ def main() -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--pretrained-step", type=int, required=True)
     p.add_argument("--tile", type=int, default=64)
-    p.set_defaults(func=sr)
+    p.set_defaults(func=sr, json="sr_x4.json", figure="sr_x4.png")
     p = sub.add_parser("cyclegan")
     p.add_argument("--workdir", required=True)
     p.add_argument("--classifier", required=True, help="a gan-jax train-classifier directory for the dataset")
-    p.set_defaults(func=cyclegan)
-    for name, fn in (("denoise", denoise), ("inpaint", inpaint), ("grid", grid)):
-        p = sub.add_parser(name)
-        p.add_argument("--workdir", required=True)
-        p.add_argument("--num", type=int, default=10000 if name == "inpaint" else 8)
-        if name == "grid":
-            p.add_argument("--out", required=True)
-        p.set_defaults(func=fn)
+    p.set_defaults(func=cyclegan, checkpoint="latest")
+    p = sub.add_parser("denoise")
+    p.add_argument("--workdir", required=True)
+    p.set_defaults(func=denoise, json="denoise.json", figure="denoise.png")
+    p = sub.add_parser("inpaint")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--num", type=int, default=10000)
+    p.set_defaults(func=inpaint, json="inpaint.json", figure="inpaint.png")
+    for name in ("sr", "denoise", "inpaint"):
+        p = sub.choices[name]
+        p.add_argument("--checkpoint", default="latest", help="latest, best or a step")
+        p.add_argument("--json", default=p.get_default("json"), help="file name of the JSON, beside this script")
+        p.add_argument("--figure", default=p.get_default("figure"), help="file name of the figure ('': none)")
+    p = sub.add_parser("grid")
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--num", type=int, default=8)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=grid, checkpoint="latest")
     args = parser.parse_args()
     args.func(args)
 

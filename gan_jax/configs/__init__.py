@@ -6,6 +6,7 @@ import pkgutil
 
 from gan_jax.configs.base import Config, from_dict, override
 from gan_jax.configs.population import member_configs
+from gan_jax.data.pipeline import parse_pipeline
 from gan_jax.errors import UserError
 
 DEFAULT = "dcgan_mnist"
@@ -55,6 +56,12 @@ def validate(config: Config) -> Config:
         raise UserError(f"checkpoint_minutes={config.checkpoint_minutes}: expected minutes >= 0 (0: off)")
     if config.steps < 0:
         raise UserError(f"steps={config.steps}: expected a non-negative step count")
+    parse_pipeline(config.input_pipeline)  # UserError naming input_pipeline
+    if not 0.0 <= config.lr_decay_start <= 1.0:
+        raise UserError(f"lr_decay_start={config.lr_decay_start}: expected a fraction of the run in [0, 1] "
+                        f"(1: constant learning rates)")
+    if not 0.0 < config.truncation_psi <= 1.0:
+        raise UserError(f"truncation_psi={config.truncation_psi}: expected a value in (0, 1] (1: none)")
     if not 0.0 <= config.ema_decay < 1.0:
         raise UserError(f"ema_decay={config.ema_decay}: expected 0 (off) or a value in (0, 1)")
     for key in ("lr_g", "lr_d"):

@@ -24,6 +24,12 @@ class Config:
     """TFDS data directory ('' = the TFDS default, ~/tensorflow_datasets)."""
     resolution: int = 28
     channels: int = 1
+    input_pipeline: str = "auto"
+    """How training reads the data (:mod:`gan_jax.data.pipeline`; the batches are the same
+    either way): ``memory`` (an image folder decoded whole before step 1, one prefetch thread),
+    ``grain`` (Grain: each batch decoded when needed, in worker processes, the iterator state
+    in the checkpoint; ``grain:N`` for N worker processes) or ``auto`` (``grain`` for an image
+    folder or TFDS set of more than 1 GiB decoded, else ``memory``)."""
     # --- model ----------------------------------------------------------
     model: str = "dcgan"
     """A registered model (:mod:`gan_jax.models`) or an import path ``module:attr``: ``dcgan`` (28/32/64 px), ``sngan_cnn`` (DCGAN's G with the SNGAN paper's 7-conv standard
@@ -82,6 +88,9 @@ class Config:
     :attr:`real_batch_size`). False: the ``n_critic`` updates share one real batch."""
     lr_g: float = 2e-4
     lr_d: float = 2e-4
+    lr_decay_start: float = 1.0
+    """Fraction of ``steps`` after which both learning rates fall linearly to 0 at the last step
+    (1: constant rates). The optimiser state then counts its updates."""
     beta1: float = 0.5
     beta2: float = 0.999
     ema_decay: float = 0.0
@@ -183,7 +192,8 @@ class Config:
     pl_every: int = 4
     """StyleGAN2: lazy path-length regularisation every k steps, scaled by k."""
     truncation_psi: float = 1.0
-    """StyleGAN2: truncation psi of ``sample``/``evaluate`` (1: none, 0: every image the mean w's)."""
+    """Truncation psi of ``sample``/``evaluate``, in (0, 1] (1: none). StyleGAN2 moves w toward
+    the mean w; other generators draw z from psi x N(0, I)."""
     ada: str = ""
     """Adaptive discriminator augmentation (task=style): ``bgc`` (blit, geometric, colour), ``bg``,
     or comma-separated ops of :mod:`gan_jax.data.ada` ('' = off); each op is applied to every

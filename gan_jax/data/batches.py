@@ -142,6 +142,11 @@ class Batches:
         """This shard's batch for ``step``, computed now (no prefetch)."""
         return self._maker.batch(step)
 
+    def data_state(self, step: int) -> dict:
+        """What a checkpoint at ``step`` keeps of the data position: the step itself (the
+        batches are a function of it). JSON-serialisable, like the Grain pipeline's."""
+        return {"pipeline": "memory", "step": int(step)}
+
     def __iter__(self):
         return self
 

@@ -7,13 +7,18 @@ scikit-learn and matplotlib, :mod:`gan_jax.data.photos`), ``faces100`` (the 100 
 scikit-image's ``lfw_subset``, :mod:`gan_jax.data.faces100`), ``stacked_mnist`` (three MNIST-5k
 digits as RGB, 1,000 modes, :mod:`gan_jax.data.stacked_mnist`; channels=3). Every source is fitted
 to ``resolution`` x ``resolution`` pixels and ``channels`` (1 or 3).
+
+An image folder is decoded into memory at once when it is small (``pipeline="auto"``: up to
+:data:`~gan_jax.data.pipeline.MEMORY_LIMIT_BYTES` of decoded images; ``"memory"``: always) and
+opened lazily otherwise (a :class:`~gan_jax.data.folder.FolderSource`: files listed, each decoded
+when read). TFDS sets are always read lazily.
 """
 from __future__ import annotations
 
 import os
 
 from gan_jax.data.convert import check_target, fit_images
-from gan_jax.data.folder import read_folder
+from gan_jax.data.folder import FolderSource
 from gan_jax.data.idx import read_fashion_mnist, read_idx_dataset
 from gan_jax.data.mnist5k import read_mnist5k
 from gan_jax.data.photos import photo_patches
@@ -31,9 +36,14 @@ def _in_memory(name, images, labels, resolution, channels, num_classes=None) -> 
 
 
 def load_source(spec: str, *, resolution: int, channels: int,
-                tfds_data_dir: str | None = None) -> ImageSource:
-    """Load the dataset named by ``spec``; images come out uint8 ``[R, R, channels]``."""
+                tfds_data_dir: str | None = None, pipeline: str = "auto") -> ImageSource:
+    """Load the dataset named by ``spec``; images come out uint8 ``[R, R, channels]``.
+    ``pipeline`` (``auto``, ``memory``, ``grain``): whether an image folder is decoded now or
+    when read (see the module docstring)."""
+    from gan_jax.data.pipeline import MEMORY_LIMIT_BYTES, decoded_nbytes, parse_pipeline
+
     check_target(resolution, channels)
+    mode, _ = parse_pipeline(pipeline)
     kind, sep, rest = str(spec).partition(":")
     if not sep and kind == "mnist5k":
         images, labels = read_mnist5k()
@@ -61,9 +71,10 @@ def load_source(spec: str, *, resolution: int, channels: int,
         images, labels = read_idx_dataset(os.path.expanduser(rest), f"dataset {spec}")
         return _in_memory(spec, images, labels, resolution, channels)
     if sep and rest and kind == "folder":
-        images, labels, num_classes = read_folder(
-            os.path.expanduser(rest), resolution, channels, f"dataset {spec}")
-        return ImageSource(spec, images, labels, num_classes=num_classes)
+        folder = FolderSource.open(spec, os.path.expanduser(rest), resolution, channels)
+        if mode == "grain" or (mode == "auto" and decoded_nbytes(folder) > MEMORY_LIMIT_BYTES):
+            return folder
+        return folder.in_memory()
     if sep and rest and kind == "tfds":
         data_dir = os.path.expanduser(str(tfds_data_dir)) if tfds_data_dir else None
         return load_tfds(rest, resolution, channels, data_dir)

@@ -39,7 +39,10 @@ def _first_line(e: BaseException) -> str:
 
 
 class TfdsSource(ImageSource):
-    """A TFDS split read lazily: ``get`` decodes and fits only the requested items."""
+    """A TFDS split read lazily: ``get`` decodes and fits only the requested items. It
+    pickles as its ``data_source`` (what Grain's worker processes receive)."""
+
+    lazy = True
 
     def __init__(self, name: str, data_source, resolution: int, channels: int,
                  num_classes: int | None, has_labels: bool):
