@@ -63,34 +63,93 @@ def test_acgan_discriminator_has_a_class_head_and_no_projection(acgan_config, mo
 
 @pytest.fixture(scope="module")
 def acgan_step():
-    """One jitted ACGAN step (compiled once for the tests below): config, batch, state before, after, metrics."""
+    """One jitted ACGAN step (compiled once for the tests below): config, batch, state before, after, metrics,
+    the jitted step, and the state and metrics after the same step without the aux loss (aux_weight 0)."""
     # Plain lax convs (fast_conv=False): the same step, compiled faster on CPU.
     config = Config(g_width=8, d_width=8, z_dim=16, batch_size=16, num_classes=10, conditioning="acgan",
                     fast_conv=False)
     batch, state = _batch(config), init_state(config)
-    new, metrics = jax.jit(make_train_step(config))(state, batch)
-    return config, batch, state, new, {k: float(v) for k, v in metrics.items()}
+    step = jax.jit(make_train_step(config))
+    new, metrics = step(state, batch)
+    off = dataclasses.replace(config, aux_weight=0.0)
+    new_off, m_off = jax.jit(make_train_step(off))(init_state(off), batch)
+    return config, batch, state, new, {k: float(v) for k, v in metrics.items()}, step, (new_off, m_off)
+
+
+def _class_head(state, new_off):
+    """The names of D's class-head parameters: those a step without the aux loss leaves unchanged."""
+    return [k for k in state.d_params if rel_diff(new_off.d_params[k], state.d_params[k]) == 0.0]
 
 
 def test_acgan_step_adds_the_aux_loss_to_both_objectives(acgan_step):
-    config, batch, state, new, m = acgan_step
+    config, batch, state, new, m, _, (new_off, m_off) = acgan_step
     assert int(m["nonfinite"]) == 0 and int(new.step) == 1
-    # At init the class head is near uniform: each cross-entropy is about ln 10 (D: real + fake).
-    assert abs(m["d_aux"] - 2 * np.log(10)) < 0.3 and abs(m["g_aux"] - np.log(10)) < 0.3
+    # At init the class head is near uniform: each cross-entropy is about ln 10 (D: on the reals only).
+    assert abs(m["d_aux"] - np.log(10)) < 0.3 and abs(m["g_aux"] - np.log(10)) < 0.3
     # Without the aux loss: the same adversarial D loss (same params, same keys), other updates.
-    off = dataclasses.replace(config, aux_weight=0.0)
-    new_off, m_off = jax.jit(make_train_step(off))(init_state(off), batch)
     np.testing.assert_allclose(float(m_off["d_loss"]), m["d_loss"], rtol=1e-6)
     np.testing.assert_allclose(float(m_off["d_aux"]), m["d_aux"], rtol=1e-6)
     assert rel_diff(new.d_params, new_off.d_params) > 1e-4, "the aux loss must change D's update"
     assert rel_diff(new.g_params, new_off.g_params) > 1e-4, "the aux loss must change G's update"
+    # ... down to the weights of G's one-hot label input (the rows after z's in the first kernel).
+    label_rows = lambda p: p["ConvTranspose_0"]["kernel"][:, :, config.z_dim:]  # noqa: E731
+    assert rel_diff(label_rows(new.g_params), label_rows(new_off.g_params)) > 1e-4
     # D's class head is trained only by the aux loss: with weight 0 it keeps its initial value.
-    class_head = [k for k in state.d_params if rel_diff(new_off.d_params[k], state.d_params[k]) == 0.0]
+    class_head = _class_head(state, new_off)
     assert class_head and all(rel_diff(new.d_params[k], state.d_params[k]) > 0 for k in class_head)
 
 
+def test_d_aux_is_the_class_cross_entropy_of_the_real_batch(acgan_step):
+    """Closed form: D's aux loss is the cross-entropy of its class head on the real images
+    against their labels; the fakes (and their labels) take no part."""
+    config, batch, state, _, m, _, _ = acgan_step
+    _, d = models.build(config)
+    variables = {"params": state.d_params, "batch_stats": state.d_stats}
+    (_, class_logits), _ = d.apply(variables, jnp.asarray(batch["image"]), None, train=True, mutable=["batch_stats"])
+    logits = np.asarray(class_logits, np.float64)
+    log_p = logits - logits.max(1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+    expected = -np.mean(log_p[np.arange(config.batch_size), batch["label"]])
+    np.testing.assert_allclose(m["d_aux"], expected, rtol=1e-5)
+
+
+def test_d_class_head_learns_from_the_reals_only(acgan_step):
+    """Other fakes (another step key: other latents and fake labels) change D's adversarial
+    update but not its class head's: the head is a classifier of real images. Trained on G's
+    fakes too, it learnt G's own class cues and G kept drawing them instead of the class
+    (experiments/acgan/results.md)."""
+    _, batch, state, new, _, step, (new_off, _) = acgan_step
+    other, _ = step(state.replace(key=jax.random.PRNGKey(123)), batch)
+    class_head = _class_head(state, new_off)
+    assert class_head
+    for k in class_head:
+        assert rel_diff(other.d_params[k], new.d_params[k]) <= 1e-6, k
+    rest = lambda p: {k: v for k, v in p.items() if k not in class_head}  # noqa: E731
+    assert rel_diff(rest(other.d_params), rest(new.d_params)) > 1e-5
+
+
+def test_acgan_generator_takes_the_label_beside_z():
+    """The ACGAN G feeds the one-hot label to its first layer beside z: from init a label
+    moves the image by a sizeable part of what z does (conditional BatchNorm alone, whose
+    per-class scales start at N(1, 0.02): about 4 %), and G's label weights are on the scale
+    of its other conv weights, so Adam changes them as fast."""
+    config = Config(g_width=8, d_width=8, z_dim=16, num_classes=10, conditioning="acgan", fast_conv=False)
+    g, _ = models.build(config)
+    z = jax.random.normal(jax.random.PRNGKey(0), (8, config.z_dim))
+    variables = g.init(jax.random.PRNGKey(1), z[:1], jnp.zeros((1,), jnp.int32), train=False)
+    assert variables["params"]["ConvTranspose_0"]["kernel"].shape[2] == config.z_dim + config.num_classes
+    x = g.apply(variables, jnp.repeat(z, 10, axis=0), jnp.tile(jnp.arange(10), 8), train=False).reshape(8, 10, -1)
+    across_labels, across_z = float(jnp.std(x, axis=1).mean()), float(jnp.std(x, axis=0).mean())
+    assert across_labels > 0.15 * across_z
+    # The projection models keep z alone at the input.
+    projection = dataclasses.replace(config, conditioning="projection")
+    p_vars = jax.eval_shape(lambda: models.build(projection)[0].init(jax.random.PRNGKey(1), z[:1],
+                                                                     jnp.zeros((1,), jnp.int32), train=False))
+    assert p_vars["params"]["ConvTranspose_0"]["kernel"].shape[2] == config.z_dim
+
+
 def test_labels_change_the_acgan_generator_output(acgan_step):
-    config, _, _, new, _ = acgan_step
+    config, _, _, new, _, _, _ = acgan_step
     g, _ = models.build(config)
     z = jnp.tile(jax.random.normal(jax.random.PRNGKey(0), (1, config.z_dim)), (10, 1))
     images = jax.jit(lambda v, z, y: g.apply(v, z, y, train=False))(new.generator_variables(use_ema=False), z,
@@ -103,7 +162,7 @@ def test_labels_change_the_acgan_generator_output(acgan_step):
 
 def test_acgan_pmap_over_4_devices_equals_single_device(acgan_step):
     assert jax.local_device_count() == 4, "conftest sets 4 virtual CPU devices"
-    config, batch, _, single, m_single = acgan_step
+    config, batch, _, single, m_single, _, _ = acgan_step
     runner = make_parallel_step(config, "pmap")
     replicated, m_pmap = runner.step(runner.put_state(init_state(config)), runner.put_batch(batch))
     parallel, m_pmap = unreplicate(replicated), unreplicate(m_pmap)
@@ -123,9 +182,10 @@ def test_acgan_config_errors(sets, culprit):
         configs.validate(configs.override(configs.get("dcgan_mnist"), sets))
 
 
-def test_acgan_config_and_checkpoint_signature():
-    config = configs.validate(configs.get("acgan_fashion"))
-    assert (config.conditioning, config.num_classes, config.dataset) == ("acgan", 10, "fashion_mnist")
+@pytest.mark.parametrize("name,dataset", [("acgan_fashion", "fashion_mnist"), ("acgan_mnist", "mnist5k")])
+def test_acgan_config_and_checkpoint_signature(name, dataset):
+    config = configs.validate(configs.get(name))
+    assert (config.conditioning, config.num_classes, config.dataset, config.aux_weight) == ("acgan", 10, dataset, 1.0)
     projection = dataclasses.replace(config, conditioning="projection")
     with pytest.raises(UserError, match="conditioning: checkpoint has 'projection', config has 'acgan'"):
         _check_signature(signature(projection), signature(config), "ckpt", 1)

@@ -11,6 +11,7 @@ from gan_jax import images, workdir as wd
 from gan_jax.checkpoint import Checkpoints, signature
 from gan_jax.cli import main
 from gan_jax.tasks import abstract_state
+from cli_errors import assert_one_line_errors
 
 # One xdist worker runs this file: its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("test_cli_edit")
@@ -178,11 +179,5 @@ def test_edit_errors_are_one_line(run, tmp_path, capsys):
         "bad --frames": (["interpolate", "--frames", "0", "--out", out], "--frames", "positive"),
     }
     np.save(tmp_path / "z16.npy", np.zeros((2, 16), np.float32))
-    for name, (argv, option, expected) in cases.items():
-        code = main([argv[0], "--workdir", workdir, *argv[1:]])
-        err = capsys.readouterr().err
-        lines = [line for line in err.splitlines() if line.strip()]
-        assert code == 2, f"{name}: exit {code}, stderr {err!r}"
-        assert len(lines) == 1 and lines[0].startswith("gan-jax: error: " + option), f"{name}: {lines}"
-        assert expected in lines[0], f"{name}: {expected!r} not in {lines[0]!r}"
+    assert_one_line_errors(main, capsys, cases, prefix=["--workdir", workdir])
     assert not os.path.exists(out) and not os.path.exists(tmp_path / "d")

@@ -1,7 +1,7 @@
 """``gan-jax``: the command line. It parses arguments, calls the library and prints; no logic of its own.
 
 One module per command family: :mod:`.train` (train, train-classifier, bench),
-:mod:`.evaluate` (sample, evaluate), :mod:`.edit` (interpolate, invert, edit, inpaint),
+:mod:`.evaluate` (sample, evaluate), :mod:`.edit` (interpolate, invert, edit, mix, inpaint),
 :mod:`.img2img` (translate, upscale); options several commands share are declared once in
 :mod:`.common`. Every output path is checked (by writing a file there) before any work.
 
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     train.add_parsers(sub)           # train, train-classifier, bench
     evaluate.add_parsers(sub)        # sample, evaluate
-    edit.add_parsers(sub)            # interpolate, invert, edit, inpaint
+    edit.add_parsers(sub)            # interpolate, invert, edit, mix, inpaint
     img2img.add_parsers(sub)         # translate, upscale
     play.add_parsers(sub)            # play
     return parser

@@ -1,6 +1,7 @@
 """``gan-jax sample`` and ``evaluate``: samples of a trained run and their metrics."""
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from gan_jax.cli import common
@@ -15,6 +16,8 @@ def add_parsers(sub) -> None:
     common.add_out_option(p, "output: .png (a grid) or .npy (float32 [N, H, W, C] in [-1, 1])")
     common.add_seed_option(p, "latent seed (default: %(default)s)")
     common.add_class_option(p, "conditional models: draw only this class (default: every class equally)")
+    p.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="truncation psi in (0, 1] (default: the run's truncation_psi; 1: none)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="Fréchet distance, KID, IS and precision/recall of a run",
@@ -39,6 +42,10 @@ def cmd_sample(args) -> int:
     config = common.run_config(args)
     sample = common.operation(config, "sample", args)
     config, state = common.restore(args, config)
+    if args.truncation is not None:
+        if not 0.0 < args.truncation <= 1.0:
+            raise UserError(f"--truncation {args.truncation}: expected a value in (0, 1]")
+        config = dataclasses.replace(config, truncation_psi=args.truncation)
     imgs = sample(config, state, args.num, seed=args.seed, use_ema=not args.no_ema, labels=args.label)
     if ext == ".npy":
         images.save_array(np.asarray(imgs, np.float32), args.out)

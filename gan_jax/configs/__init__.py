@@ -72,6 +72,14 @@ def validate(config: Config) -> Config:
             raise UserError(f"{key}={getattr(config, key)}: expected a value in [0, 1)")
     if config.num_classes < 0 or config.num_classes == 1:
         raise UserError(f"num_classes={config.num_classes}: expected 0 (unconditional) or at least 2")
+    if config.latent_code:
+        if config.model != "dcgan" or config.num_classes:
+            raise UserError(f"latent_code={config.latent_code}: only for the unconditional DCGAN "
+                            f"(model=dcgan, num_classes=0); got model={config.model!r}, "
+                            f"num_classes={config.num_classes}")
+        if not 2 <= config.latent_code <= config.z_dim:
+            raise UserError(f"latent_code={config.latent_code}: expected 0 (off) or 2..z_dim ({config.z_dim}) "
+                            f"categories")
     if config.conditioning == "acgan" and not config.num_classes:
         raise UserError("conditioning=acgan: expected num_classes >= 2 (the classes of the auxiliary classifier)")
     if not config.aux_weight >= 0:

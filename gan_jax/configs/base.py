@@ -43,10 +43,17 @@ class Config:
     conditioning: str = "projection"
     """How D uses the classes when ``num_classes`` > 0: ``projection`` (Miyato & Koyama 2018:
     the logit gains <embed(y), features>) or ``acgan`` (Odena et al. 2017: D takes no label
-    and has an auxiliary head of class logits; D and G both also minimise ``aux_weight`` *
-    the cross-entropy of the labels, D on real and fake images, G on fake ones)."""
+    and has an auxiliary head of class logits; G also takes the one-hot label beside z; D
+    minimises ``aux_weight`` * the class cross-entropy on real images, G on its fakes)."""
     aux_weight: float = 1.0
-    """ACGAN: weight of the auxiliary classification loss (``conditioning=acgan``)."""
+    """Weight of ACGAN's auxiliary classification loss (``conditioning=acgan``) and of InfoGAN's
+    code loss (``latent_code``)."""
+    latent_code: int = 0
+    """InfoGAN (Chen et al. 2016), unconditional DCGAN only: a categorical code with this many
+    categories (0: none), read off z (the argmax of its first ``latent_code`` entries) and fed to
+    G as a one-hot beside z; D's head Q learns to recover it from G's fakes and G to make it
+    recoverable (weight ``aux_weight``). No labels are used. Splitting z-space into categories
+    lets G draw separate digit shapes instead of blends between them."""
     g_width: int = 64
     d_width: int = 64
     d_norm: str = "batch"

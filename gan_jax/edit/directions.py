@@ -1,9 +1,13 @@
 """Latent directions: vectors d [Z] along which z + s d changes one property of G(z).
 
+The functions work on latents of any space (z, or a style-based generator's w:
+:mod:`gan_jax.edit.latent_space` picks the run's spaces and their first layers):
+
 * ``sefa``: closed form (Shen & Zhou 2021): the top eigenvectors of W^T W, W [D, Z] the
-  weight of G's first layer (:func:`first_layer_weight`).
+  weight of G's first layer (:func:`first_layer_weight`; in W, the first style affine map).
 * ``ganspace``: PCA (Härkönen et al. 2020) of G's first-block activations for random z
-  (:func:`first_block_features`), each component carried back to z by least squares.
+  (:func:`first_block_features`), each component carried back to z by least squares; in W,
+  :func:`pca` of the sampled w's themselves.
 * ``fit_boundary`` / ``attribute_direction``: InterFaceGAN (Shen et al. 2020): the unit
   normal of a linear boundary (logistic regression) separating latents by an attribute
   of their images, e.g. a classifier's prediction.
@@ -41,22 +45,27 @@ def _fix_sign(v: jax.Array) -> jax.Array:
 
 @jax.jit
 def move(z: jax.Array, direction: jax.Array, strengths: jax.Array) -> jax.Array:
-    """z [B, Z] moved along ``direction`` [Z] by each of ``strengths`` [S] -> [B, S, Z]."""
-    return z[:, None, :] + strengths[None, :, None] * direction[None, None, :]
+    """z [B, Z] moved along ``direction`` [Z] by each of ``strengths`` [S] -> [B, S, Z].
+
+    Latents of any shape: z [B, *shape] and a direction that broadcasts against ``shape``
+    (a w+ [B, L, W] moves along d [W] in every row) -> [B, S, *shape]."""
+    return z[:, None] + strengths.reshape(1, -1, *([1] * (z.ndim - 1))) * direction
 
 
-def first_layer_weight(g_params, z_dim: int) -> jax.Array:
+def first_layer_weight(g_params, z_dim: int, extra: int = 0) -> jax.Array:
     """The weight of the generator's first layer as a matrix [D, Z] (its output = W z).
 
     The first parameter named ``kernel`` that takes z: a Dense kernel [Z, D] or a
-    transposed-conv kernel [k, k, Z, F] from a 1x1 input (the DCGAN projection)."""
+    transposed-conv kernel [k, k, Z, F] from a 1x1 input (the DCGAN projection). With
+    ``extra`` inputs beside z (InfoGAN's one-hot code: ``config.latent_code``), the kernel
+    takes Z + extra inputs and its first Z rows are the part z drives."""
     for path, leaf in jax.tree_util.tree_flatten_with_path(g_params)[0]:
         if getattr(path[-1], "key", None) != "kernel":
             continue
-        if leaf.ndim == 2 and leaf.shape[0] == z_dim:
-            return leaf.T
-        if leaf.ndim == 4 and leaf.shape[2] == z_dim:
-            return jnp.moveaxis(leaf, 2, -1).reshape(-1, z_dim)
+        if leaf.ndim == 2 and leaf.shape[0] == z_dim + extra:
+            return leaf[:z_dim].T
+        if leaf.ndim == 4 and leaf.shape[2] == z_dim + extra:
+            return jnp.moveaxis(leaf[:, :, :z_dim], 2, -1).reshape(-1, z_dim)
     raise ValueError(f"no first-layer kernel taking a {z_dim}-dimensional latent in the generator params")
 
 
@@ -92,6 +101,15 @@ def ganspace(features: jax.Array, z: jax.Array, num: int) -> jax.Array:
     return _fix_sign(_unit(u))
 
 
+@functools.partial(jax.jit, static_argnames="num")
+def pca(latents: jax.Array, num: int) -> tuple[jax.Array, jax.Array]:
+    """The ``num`` principal directions of samples ``latents`` [N, D] (GANSpace in W): unit
+    rows [num, D], largest variance first, and the variance of the samples along each [num]."""
+    centred = latents - latents.mean(0)
+    _, s, vt = jnp.linalg.svd(centred, full_matrices=False)
+    return _fix_sign(vt[:num]), jnp.square(s[:num]) / max(latents.shape[0] - 1, 1)
+
+
 @functools.partial(jax.jit, static_argnames="steps")
 def fit_boundary(z: jax.Array, labels: jax.Array, steps: int = 500, l2: float = 1e-3,
                  lr: float = 0.05) -> tuple[jax.Array, jax.Array]:
@@ -118,13 +136,20 @@ def fit_boundary(z: jax.Array, labels: jax.Array, steps: int = 500, l2: float = 
     return p["w"] / norm, p["b"] / norm * scale
 
 
-@functools.partial(jax.jit, static_argnames=("g", "score", "z_dim", "num"))
+@functools.partial(jax.jit, static_argnames=("g", "score", "z_dim", "num", "sample"))
 def attribute_direction(g: Callable, variables, score: Callable, key: jax.Array, *, z_dim: int,
-                        num: int = 2000, threshold: float = 0.5) -> jax.Array:
+                        num: int = 2000, threshold: float = 0.5, sample: Callable | None = None) -> jax.Array:
     """InterFaceGAN direction [Z] for the attribute ``score(images [N, H, W, C]) -> [N] > threshold``,
-    fitted on ``num`` latents z ~ N(0, I) of ``g(variables, z) -> images``."""
-    z = jax.random.normal(key, (num, z_dim))
-    normal, _ = fit_boundary(z, score(g(variables, z)) > threshold)
+    fitted on ``num`` latents z ~ N(0, I) of ``g(variables, z) -> images``.
+
+    Any latent space: ``sample(variables, key, (num,)) -> latents [num, D]`` draws the latents
+    instead (e.g. w = mapping(z)); the boundary is then fitted on them centred on their mean."""
+    if sample is None:
+        z = jax.random.normal(key, (num, z_dim))
+        normal, _ = fit_boundary(z, score(g(variables, z)) > threshold)
+        return normal
+    z = sample(variables, key, (num,))
+    normal, _ = fit_boundary(z - z.mean(0), score(g(variables, z)) > threshold)
     return normal
 
 
@@ -186,9 +211,9 @@ def parse_strengths(text: str, option: str = "--strength") -> np.ndarray:
     return values.astype(np.float32)
 
 
-def load_vectors(path: str, z_dim: int, option: str = "--latent") -> np.ndarray:
+def load_vectors(path: str, z_dim: int, option: str = "--latent", what: str = "the model's z_dim") -> np.ndarray:
     """A ``.npy`` file of latents [Z] or [N, Z] -> float32 [N, Z]; UserError naming ``option`` if it
-    is missing, not a ``.npy`` array, or of another shape."""
+    is missing, not a ``.npy`` array, or of another shape (``what`` Z is, in the message)."""
     if not os.path.isfile(path):
         raise UserError(f"{option} {path}: no such file; expected a .npy array [{z_dim}] or [N, {z_dim}] "
                         f"(e.g. latent.npy from gan-jax invert)")
@@ -199,7 +224,7 @@ def load_vectors(path: str, z_dim: int, option: str = "--latent") -> np.ndarray:
     z = z[None] if z.ndim == 1 else z
     if z.ndim != 2 or z.shape[1] != z_dim or not np.issubdtype(z.dtype, np.number):
         raise UserError(f"{option} {path}: array of shape {list(z.shape)}; expected [{z_dim}] or [N, {z_dim}] "
-                        f"(the model's z_dim)")
+                        f"({what})")
     return z.astype(np.float32)
 
 
@@ -282,7 +307,8 @@ def direction_vector(spec: DirectionSpec, config, variables, key: jax.Array, *, 
     from gan_jax import models, sampling
 
     if spec.kind == "sefa":
-        return sefa(first_layer_weight(variables["params"], config.z_dim), spec.index + 1)[spec.index]
+        weight = first_layer_weight(variables["params"], config.z_dim, config.latent_code)
+        return sefa(weight, spec.index + 1)[spec.index]
     if spec.kind == "ganspace":
         z = jax.random.normal(key, (num_samples, config.z_dim))
         labels = None if label is None else jnp.full((num_samples,), label)

@@ -39,12 +39,15 @@ def slerp(a: jax.Array, b: jax.Array, t, eps: float = 1e-6) -> jax.Array:
 
 @functools.partial(jax.jit, static_argnames=("frames", "method"))
 def interpolate(a: jax.Array, b: jax.Array, frames: int, method: str = "slerp") -> jax.Array:
-    """``frames`` evenly spaced latents from a to b, both ends included: a, b [P, Z] -> [P, frames, Z]."""
+    """``frames`` evenly spaced latents from a to b, both ends included: a, b [P, Z] -> [P, frames, Z].
+
+    Latents of any shape [P, *shape] (a w+ [P, L, W]) are interpolated as flat vectors -> [P, frames, *shape]."""
     if method not in METHODS:
         raise ValueError(f"unknown interpolation {method!r}; expected one of {METHODS}")
     t = jnp.linspace(0.0, 1.0, frames)[None, :]  # [1, T]
     fn = slerp if method == "slerp" else lerp
-    return fn(a[:, None, :], b[:, None, :], t)
+    flat_a, flat_b = a.reshape(a.shape[0], -1), b.reshape(b.shape[0], -1)
+    return fn(flat_a[:, None, :], flat_b[:, None, :], t).reshape(a.shape[0], frames, *a.shape[1:])
 
 
 def interpolation_images(g: Callable, variables, key: jax.Array, *, z_dim: int, pairs: int, frames: int,

@@ -30,6 +30,12 @@ def base_and_stages(resolution: int) -> tuple[int, int]:
     return RESOLUTIONS[resolution]
 
 
+def latent_code(z, categories: int):
+    """InfoGAN's category of each latent: int [B], the argmax of ``z[:, :categories]`` (uniform
+    for z ~ N(0, I), a function of z alone, so every sampler and editor of z keeps working)."""
+    return jnp.argmax(z[:, :categories], axis=-1).astype(jnp.int32)
+
+
 class Generator(nn.Module):
     """z [B, Z] (and labels int [B] when ``num_classes``) -> images [B, R, R, C] in [-1, 1].
 
@@ -45,6 +51,16 @@ class Generator(nn.Module):
     axis_name: str | None = None
     dtype: Any = jnp.float32
     num_classes: int = 0
+    label_input: bool = False
+    """With ``num_classes``: the one-hot label also enters beside z, at the first transposed conv
+    (ACGAN, Odena et al. 2017). Conditional BatchNorm alone starts with almost no class effect
+    (per-class scales N(1, 0.02)) and Adam moves its unit-scale parameters too slowly for the
+    auxiliary classifier to pull the classes apart (``experiments/acgan/results.md``)."""
+
+    code: int = 0
+    """InfoGAN's categorical code (Chen et al. 2016) with this many categories (0: none): the
+    category is the argmax of z's first ``code`` entries, so it is uniform and a function of z
+    alone; its one-hot enters beside z. The discriminator's head Q learns to read it back."""
 
     def _norm(self, x, labels, train: bool):
         if self.num_classes:
@@ -57,6 +73,10 @@ class Generator(nn.Module):
             raise ValueError(f"this Generator is conditional ({self.num_classes} classes): pass labels [B]")
         base, stages = base_and_stages(self.resolution)
         features = self.width * 2 ** (stages - 1)
+        if self.num_classes and self.label_input:
+            z = jnp.concatenate([z, nn.one_hot(labels, self.num_classes, dtype=z.dtype)], axis=-1)
+        if self.code:
+            z = jnp.concatenate([z, nn.one_hot(latent_code(z, self.code), self.code, dtype=z.dtype)], axis=-1)
         x = z.reshape(z.shape[0], 1, 1, z.shape[-1])
         x = ConvTranspose(features, base, conv_policy=self.conv_policy, dtype=self.dtype)(x)
         x = nn.relu(self._norm(x, labels, train))
@@ -93,6 +113,8 @@ class Discriminator(nn.Module):
     a batch, so gradient penalties need one of the others."""
     conditioning: str = "projection"
     """With ``num_classes``: ``projection`` or ``acgan`` (a class-logit head, labels unused)."""
+    code: int = 0
+    """InfoGAN: with ``code`` categories, a head Q that returns ``(logits, code_logits [B, code])``."""
 
     def _conv(self, train: bool, *args):
         conv = Conv(*args, conv_policy=self.conv_policy, dtype=self.dtype)
@@ -115,8 +137,9 @@ class Discriminator(nn.Module):
                 x = batch_norm(train, self.axis_name, self.dtype)(x)
             x = nn.leaky_relu(x, 0.2)
         logits = self._conv(train, 1, base)(x).reshape(x.shape[0]).astype(jnp.float32)
-        if acgan:
-            class_logits = self._conv(train, self.num_classes, base)(x).reshape(x.shape[0], -1)
+        if acgan or self.code:
+            heads = self.code or self.num_classes
+            class_logits = self._conv(train, heads, base)(x).reshape(x.shape[0], -1)
             return logits, class_logits.astype(jnp.float32)
         if self.num_classes:
             h = jnp.sum(x, axis=(1, 2)).astype(jnp.float32)  # [B, C]
@@ -138,8 +161,10 @@ def build(config, axis_name: str | None = None):
     """DCGAN's (Generator, Discriminator) for ``config``."""
     common = dict(resolution=config.resolution, channels=config.channels, conv_policy=policy_for(config),
                   axis_name=axis_name, dtype=compute_dtype(config), num_classes=config.num_classes)
-    return (Generator(width=config.g_width, **common),
-            Discriminator(width=config.d_width, norm=config.d_norm, conditioning=config.conditioning, **common))
+    return (Generator(width=config.g_width, label_input=config.conditioning == "acgan", code=config.latent_code,
+                      **common),
+            Discriminator(width=config.d_width, norm=config.d_norm, conditioning=config.conditioning,
+                          code=config.latent_code, **common))
 
 
 register("dcgan", ModelFamily(build, validate))

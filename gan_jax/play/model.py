@@ -169,7 +169,7 @@ class RunModel:
         names, vectors = [], []
         if self.num_sefa:
             names += [f"SeFa {i}" for i in range(self.num_sefa)]
-            vectors.append(np.asarray(sefa(first_layer_weight(variables["params"], self.config.z_dim),
+            vectors.append(np.asarray(sefa(first_layer_weight(variables["params"], self.config.z_dim, self.config.latent_code),
                                            self.num_sefa)))
         if self.classifier is not None:
             k = self.classifier.info["num_classes"]

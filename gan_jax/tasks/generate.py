@@ -26,6 +26,7 @@ from jax import lax
 from gan_jax import losses, penalties, registry
 from gan_jax.data.augment import diff_augment
 from gan_jax.errors import UserError
+from gan_jax.models.dcgan import latent_code
 from gan_jax.state import GANState, make_optimizers
 from gan_jax.tasks.base import Task
 from gan_jax.tasks.common import (apply_optimizer, commit, device_mean, is_finite, nonfinite_bits, probabilities,
@@ -88,6 +89,7 @@ def make_step(config, axis_name: str | None = None,
     tx_g, tx_d = make_optimizers(config)
     loss = losses.get(config.loss)
     acgan = bool(config.num_classes) and config.conditioning == "acgan"
+    info = config.latent_code > 0  # InfoGAN: D's head Q reads G's categorical code back from its fakes
     n_critic = config.n_critic
     real_chunks = n_critic if config.fresh_reals else 1
 
@@ -102,10 +104,13 @@ def make_step(config, axis_name: str | None = None,
         return fake, new.get("batch_stats", {})
 
     def discriminate(d_params, d_stats, x, y):
-        """D's logits [b], its new statistics and, for ACGAN, the cross-entropy of its class head on ``y``."""
-        out, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, y, train=True,
+        """D's logits [b], its new statistics and, for ACGAN (InfoGAN), the cross-entropy of its class
+        (code) head on ``y`` (None where ``y`` is: InfoGAN's reals)."""
+        out, new = d_net.apply({"params": d_params, "batch_stats": d_stats}, x, None if info else y, train=True,
                                mutable=["batch_stats"])
-        logits, aux = (out[0], losses.class_cross_entropy(out[1], y)) if acgan else (out, None)
+        logits, aux = out, None
+        if acgan or info:
+            logits, aux = out[0], (None if y is None else losses.class_cross_entropy(out[1], y))
         return logits, new.get("batch_stats", {}), aux
 
     def penalty(d_params, d_stats, real, fake, y_real, y_fake, key, step):
@@ -131,12 +136,17 @@ def make_step(config, axis_name: str | None = None,
         real, fake = augment(real, k_real), augment(fake, k_fake)
         # Two passes (real, then fake) as in the PyTorch reference: BatchNorm sees each batch alone.
         real_logits, d_stats, real_aux = discriminate(d_params, d_stats, real, y_real)
-        fake_logits, d_stats, fake_aux = discriminate(d_params, d_stats, fake, y_fake)
+        fake_logits, d_stats, fake_aux = discriminate(d_params, d_stats, fake, y_fake)  # ACGAN: unused
         value = loss.d_loss(real_logits, fake_logits)
         pen, pen_values = penalty(d_params, d_stats, real, fake, y_real, y_fake, k_pen, step)
-        if acgan:  # Odena et al.: D classifies real and fake images; reported beside the penalties
-            pen_values["d_aux"] = real_aux + fake_aux
+        if acgan:  # D's class head learns the classes on real images only; reported beside the penalties.
+            # Not Odena et al.'s real + fake: trained on G's fakes too, the head learns G's own
+            # class cues and G keeps them instead of drawing the class (experiments/acgan/results.md).
+            pen_values["d_aux"] = real_aux
             pen += config.aux_weight * pen_values["d_aux"]
+        if info:  # Q learns to read the code of G's fakes (the mutual-information bound of InfoGAN)
+            pen_values["d_info"] = fake_aux
+            pen += config.aux_weight * fake_aux
         return value + pen, (value, pen_values, d_stats, real_logits, fake_logits)
 
     def critic_update(d_params, d_stats, d_opt, real, fake, y_real, y_fake, key, step) -> CriticUpdate:
@@ -156,7 +166,7 @@ def make_step(config, axis_name: str | None = None,
             real_logits = lax.stop_gradient(real_logits)
         logits, d_stats, aux = discriminate(d_params, d_stats, augment(fake, key), y_fake)
         value = loss.g_loss(real_logits, logits)
-        return (value + config.aux_weight * aux if acgan else value), (d_stats, value, aux)
+        return (value + config.aux_weight * aux if acgan or info else value), (d_stats, value, aux)
 
     def reals_for(batch: dict, i: int):
         """Critic update i's real images [b, ...] and labels [b] (or None).
@@ -198,6 +208,8 @@ def make_step(config, axis_name: str | None = None,
             """Critic update i's latents [b, Z] and fake labels [b] (or None)."""
             z = layout(latents(keys.latents[i], b, config.z_dim, axis_name))
             y = layout(fake_labels(keys.labels[i], b, config.num_classes, axis_name)) if config.num_classes else None
+            if info:  # the code's category: what Q must read back (G takes it from z itself)
+                y = latent_code(z, config.latent_code)
             return z, y
 
         d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
@@ -233,7 +245,7 @@ def make_step(config, axis_name: str | None = None,
         metrics = device_mean({"d_loss": d.loss, "g_loss": g_loss, **probabilities(d.real_logits, d.fake_logits)},
                               axis_name)
         metrics.update(d.penalties)  # already averaged over devices
-        if acgan:
+        if acgan or info:
             metrics["g_aux"] = g_aux
         metrics["nonfinite"] = what
         return new_state, metrics
@@ -307,15 +319,20 @@ def generate_from(config, state, z: jax.Array, use_ema: bool = True, labels=None
 
 
 def generate(config, state, num: int, seed: int = 0, use_ema: bool = True,
-             chunk: int = 500, labels=None) -> np.ndarray:
+             chunk: int = 500, labels=None, latent_scale: float | None = None) -> np.ndarray:
     """``num`` images [num, R, R, C] float32 in [-1, 1] from latents drawn with ``seed``.
 
     Uses the EMA generator when the run keeps one (``use_ema``), BatchNorm in
     eval mode; generates ``chunk`` images per call to bound memory. Conditional
     models draw every class equally unless ``labels`` (one class or [num]) is given.
+    The latents are ``latent_scale`` x N(0, I), by default ``config.truncation_psi``
+    (the truncation trick in z: below 1, typical images at the cost of variety).
     """
     variables = state.generator_variables(use_ema)
-    z = jax.random.normal(jax.random.PRNGKey(seed), (num, config.z_dim))
+    scale = config.truncation_psi if latent_scale is None else latent_scale
+    if not 0.0 < scale <= 1.0:
+        raise UserError(f"truncation_psi={scale}: expected a value in (0, 1]")
+    z = scale * jax.random.normal(jax.random.PRNGKey(seed), (num, config.z_dim))
     y = class_labels(config, num, labels)
     sample = jitted_sampler(config)
     parts = [np.asarray(sample(variables, z[i:i + chunk], None if y is None else y[i:i + chunk]))

@@ -26,6 +26,8 @@ means are averaged over devices, so N devices compute what one device computes.
 """
 from __future__ import annotations
 
+import functools
+
 from typing import Callable
 
 import jax
@@ -249,7 +251,36 @@ def validate(config) -> None:
         raise UserError(f"degrade={config.degrade!r}: only for task=pix2pix or inpaint (task=style)")
 
 
+def _w_avg(variables) -> jax.Array:
+    """The run's tracked mean of w, [W]."""
+    return variables["batch_stats"]["mapping_net"]["w_avg"]
+
+
+def _first_affine(variables) -> jax.Array:
+    """The first modulation layer's affine map as [I, W] (its styles = this @ w + bias)."""
+    return stylegan2.style_affine(variables, 0).T
+
+
+def style_space(config) -> dict:
+    """What editing in W and W+ needs of a run (:mod:`gan_jax.edit.latent_space` builds the spaces):
+    the generator's halves as pure functions ``mapping(variables, z, psi)`` and
+    ``synthesis(variables, ws, noise)`` (:func:`gan_jax.models.stylegan2.style_functions`),
+    ``raw_synthesis`` (the same, not clipped: what inversion differentiates), ``num_ws``,
+    ``noise_shapes``, ``w_dim``, ``w_avg(variables) -> [W]`` and ``sefa_weight(variables) -> [I, W]``
+    (the first modulation layer's affine map: SeFa's matrix)."""
+    fns = stylegan2.style_functions(config)
+    g = stylegan2.generator_module(config)
+
+    def raw_synthesis(variables, ws, noise=None):
+        return g.apply(variables, ws, noise, method="synthesis")
+
+    return dict(mapping=fns.mapping, synthesis=fns.synthesis, raw_synthesis=raw_synthesis, num_ws=fns.num_ws,
+                noise_shapes=fns.noise_shapes, w_dim=config.z_dim, w_avg=_w_avg, sefa_weight=_first_affine)
+
+
 TASK = Task(name="style", models=("stylegan2",), init_variables=generate.init_variables, make_step=make_step,
             data_source=generate.data_source, sample_grid=generate.sample_grid, validate=validate,
-            init_extra=init_extra, operations={"sample": generate.generate})
+            init_extra=init_extra,
+            operations={"sample": functools.partial(generate.generate, latent_scale=1.0),  # psi acts in W
+                        "style_space": style_space})
 """StyleGAN2 through its own step; sampling, data and grids are the ``generate`` task's."""
