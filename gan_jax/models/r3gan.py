@@ -26,9 +26,8 @@ import math
 import flax.linen as nn
 import jax.numpy as jnp
 
-from gan_jax.errors import UserError
 from gan_jax.models.registry import ModelFamily, register
-from gan_jax.models.stylegan2 import conv2d, downsample_2x, layout, upsample_2x
+from gan_jax.models.stylegan2 import check_style_layout, conv2d, downsample_2x, layout, upsample_2x
 
 LEAK = 0.2
 ACT_GAIN = math.sqrt(2.0 / (1.0 + LEAK ** 2))
@@ -134,16 +133,7 @@ class R3GANDiscriminator(nn.Module):
 
 def validate(config) -> None:
     """R3GAN takes S * 2**k px (3 <= S <= 7), d_norm=none (no normalisation anywhere), no classes."""
-    try:
-        layout(config.resolution)
-    except ValueError as e:
-        raise UserError(f"model=r3gan, resolution={config.resolution}: {e}") from None
-    if config.d_norm != "none":
-        raise UserError(f"model=r3gan: expected d_norm=none (R3GAN has no normalisation), got {config.d_norm!r}")
-    if config.num_classes:
-        raise UserError(f"model=r3gan: expected num_classes=0 (unconditional), got {config.num_classes}")
-    if config.compute_dtype != "float32":
-        raise UserError(f"model=r3gan: expected compute_dtype=float32, got {config.compute_dtype!r}")
+    check_style_layout(config, "r3gan", "R3GAN has no normalisation")
 
 
 def build(config, axis_name: str | None = None):

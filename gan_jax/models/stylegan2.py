@@ -417,22 +417,26 @@ def style_affine(variables, index: int = 0) -> jax.Array:
 
 # --------------------------------------------------------------------------- registry
 
-def validate(config) -> None:
-    """StyleGAN2 takes S * 2**k px (3 <= S <= 7), d_norm=none, no classes, float32."""
+def check_style_layout(config, model: str, why_no_norm: str) -> None:
+    """The checks StyleGAN2 and R3GAN share: S * 2**k px (3 <= S <= 7), d_norm=none (the reason,
+    ``why_no_norm``, goes in the message), no classes, float32; each error names ``model``."""
     try:
         layout(config.resolution)
     except ValueError as e:
-        raise UserError(f"model=stylegan2, resolution={config.resolution}: {e}") from None
+        raise UserError(f"model={model}, resolution={config.resolution}: {e}") from None
     if config.d_norm != "none":
-        raise UserError(f"model=stylegan2: expected d_norm=none (its D has no normalisation), got {config.d_norm!r}")
+        raise UserError(f"model={model}: expected d_norm=none ({why_no_norm}), got {config.d_norm!r}")
     if config.num_classes:
-        raise UserError(f"model=stylegan2: expected num_classes=0 (unconditional), got {config.num_classes}")
+        raise UserError(f"model={model}: expected num_classes=0 (unconditional), got {config.num_classes}")
     if config.compute_dtype != "float32":
-        raise UserError(f"model=stylegan2: expected compute_dtype=float32, got {config.compute_dtype!r}")
+        raise UserError(f"model={model}: expected compute_dtype=float32, got {config.compute_dtype!r}")
+
+
+def validate(config) -> None:
+    """StyleGAN2 takes S * 2**k px (3 <= S <= 7), d_norm=none, no classes, float32."""
+    check_style_layout(config, "stylegan2", "its D has no normalisation")
     if config.mapping_layers < 1:
         raise UserError(f"mapping_layers={config.mapping_layers}: expected at least 1")
-    if not 0.0 <= config.truncation_psi <= 1.0:
-        raise UserError(f"truncation_psi={config.truncation_psi}: expected a value in [0, 1]")
 
 
 def build(config, axis_name: str | None = None):
