@@ -129,15 +129,15 @@ def _softmax(logits):
     return e / e.sum(-1, keepdims=True)
 
 
-def judge(samples: np.ndarray, judge_, real: np.ndarray, labels: np.ndarray | None = None) -> dict:
-    """The numbers of one judge for samples [N, H, W, C] in [-1, 1] (``labels``: the class
-    each sample was asked to be, for conditional models)."""
+def judge(samples: np.ndarray, judge_, real: FeatureStats, labels: np.ndarray | None = None) -> dict:
+    """The numbers of one judge for samples [N, H, W, C] in [-1, 1], against ``real``, the
+    statistics of its held-out half (:func:`reference`); ``labels``: the class each sample was
+    asked to be, for conditional models."""
     logits, feats = judge_.logits_and_features(samples)
-    real_logits, real_feats = judge_.logits_and_features(real)
     p = _softmax(logits)
     pred, conf = p.argmax(-1), p.max(-1)
     shares = np.bincount(pred, minlength=10) / len(samples)
-    s, r = FeatureStats().update(feats), FeatureStats().update(real_feats)
+    s, r = FeatureStats().update(feats), real
     out = {"recognised": float(np.mean(conf >= CONFIDENT)), "smallest_class": float(shares.min()),
            "smallest_class_id": int(shares.argmin()), "shares": [round(float(v), 4) for v in shares],
            "frechet": float(frechet_distance(s.mean, s.cov, r.mean, r.cov))}
@@ -149,7 +149,8 @@ def judge(samples: np.ndarray, judge_, real: np.ndarray, labels: np.ndarray | No
 
 def reference(judges) -> dict:
     """Each judge on the real half it did not train on: recognised share and accuracy, and the
-    Fréchet distance between 1,000 random images of that half and the rest of it."""
+    Fréchet distance between 1,000 random images of that half and the rest of it; ``stats``:
+    the feature statistics of the whole half, what :func:`judge` compares samples with."""
     out = {}
     for name, (j, real, labels) in judges.items():
         logits, feats = j.logits_and_features(real)
@@ -158,7 +159,8 @@ def reference(judges) -> dict:
         s, r = FeatureStats().update(feats[order[:1000]]), FeatureStats().update(feats[order[1000:]])
         out[name] = {"recognised": float(np.mean(p.max(-1) >= CONFIDENT)),
                      "accuracy": float(np.mean(p.argmax(-1) == labels)),
-                     "frechet_1000_vs_rest": float(frechet_distance(s.mean, s.cov, r.mean, r.cov))}
+                     "frechet_1000_vs_rest": float(frechet_distance(s.mean, s.cov, r.mean, r.cov)),
+                     "stats": FeatureStats().update(feats)}
     return out
 
 
@@ -171,15 +173,16 @@ def main():
     ap.add_argument("--json", help="append one JSON line per samples file here")
     args = ap.parse_args()
     judges = load_judges(args.dataset, args.cache)
-    for name, ref in reference(judges).items():
+    refs = reference(judges)
+    for name, ref in refs.items():
         print(f"[real, held out] {name}: recognised {ref['recognised']:.1%}, accuracy {ref['accuracy']:.1%}, "
               f"FD 1000-vs-rest {ref['frechet_1000_vs_rest']:.2f}")
     labels = np.load(args.labels) if args.labels else None
     for path in args.samples:
         x = np.load(path)
         row = {"samples": path, "n": int(len(x))}
-        for name, (j, real, _) in judges.items():
-            r = judge(x, j, real, labels)
+        for name, (j, _, _) in judges.items():
+            r = judge(x, j, refs[name]["stats"], labels)
             row[name] = r
             extra = f", class match {r['class_match']:.1%}" if "class_match" in r else ""
             print(f"{path} {name}: recognised {r['recognised']:.1%}, smallest class {r['smallest_class']:.1%} "
