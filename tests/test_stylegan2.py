@@ -279,3 +279,27 @@ def test_gan_jax_train_resume_and_sample(tmp_path):
     assert cli_main(["sample", "--workdir", workdir, "--num", "4", "--out", out]) == 0
     x = np.load(out)
     assert x.shape == (4, 28, 28, 1) and -1 <= x.min() and x.max() <= 1 and x.std() > 0
+
+
+def test_d_sees_the_fakes_clipped_to_the_data_range():
+    """D judges G's images as sampling gives them, clipped to [-1, 1] (the unclipped overshoot
+    made G collapse: experiments/stylegan/results.md): with toRGB kernels 0 and biases 5 every
+    raw pixel is 15 and D's view of the fakes is the all-ones image."""
+    config = override(TINY, ["ada=", "r1_gamma=0", "pl_weight=0", "style_mixing=0", "parallel=jit"])
+    state = init_state(config)
+
+    def to_rgb(path, x):
+        names = jax.tree_util.keystr(path)
+        return x if "to_rgb" not in names or "affine" in names else jnp.full_like(x, 5.0 * (path[-1].key == "bias"))
+
+    params = jax.tree_util.tree_map_with_path(to_rgb, state.g_params)
+    state = state.replace(g_params=params)
+    v = {"params": params, "batch_stats": state.g_stats}
+    raw = G.apply(v, G.apply(v, jax.random.normal(jax.random.PRNGKey(0), (4, config.z_dim)), method="mapping"),
+                  method="synthesis")
+    np.testing.assert_allclose(raw, 15.0)  # every raw pixel far outside the data range
+    _, metrics = jax.jit(make_train_step(config))(state, _batches(config, 1)[0])
+    _, d_net = sg.build(config)
+    ones = jnp.ones((config.batch_size, config.resolution, config.resolution, config.channels))
+    expected = jnp.mean(jax.nn.sigmoid(d_net.apply({"params": state.d_params}, ones)))
+    assert float(metrics["d_fake"]) == pytest.approx(float(expected), rel=1e-5)

@@ -5,6 +5,7 @@ update, as the ``generate`` task, plus what only a style-based generator has:
 
 * **style mixing**: with probability ``style_mixing`` the batch's w+ takes a second latent's w
   from a random crossover layer on (one crossover per batch);
+* **fakes clipped to [-1, 1]** before D sees them (:data:`FAKES_CLIPPED`), as every sample is;
 * **noise inputs**: every synthesis conv gets fresh N(0, 1) noise maps, drawn by the step
   from its key (they are arguments of the synthesis network, not hidden RNG);
 * **w_avg**: the mapping network's running mean of w (in ``g_stats``) moves every step;
@@ -52,6 +53,16 @@ PL_DECAY = 0.01
 """Decay of the path-length running mean a_mean."""
 PL_BATCH_SHRINK = 2
 """The path-length regulariser runs on batch / 2 images."""
+FAKES_CLIPPED = True
+"""D sees G's images clipped to [-1, 1], the range of the data and of every sample the run
+gives (``StyleGAN2Generator.__call__`` clips). The synthesis network itself is not squashed
+(StyleGAN2's linear toRGB; the path-length regulariser and inversion differentiate it raw).
+Unclipped fakes made G collapse onto one or two digits within 300-3,000 steps on MNIST-5k:
+the digits' background is exactly -1, so D read any over- or undershoot outside [-1, 1] --
+invisible in the samples -- as fake, and since toRGB is not demodulated the overshoot scales
+with the styles: G removed it by making its styles the same for every z (the style affines'
+biases grew, their spread did not), i.e. by collapsing. ``experiments/stylegan/results.md``
+has the ablation (``diversity_probe.py --unclipped`` sets this False before the step is made)."""
 
 # fold_in tags of the step's random streams
 _Z, _MIX, _NOISE, _AUG_REAL, _AUG_FAKE, _AUG_G, _AUG_G_REAL, _DIFF_AUG, _PL = range(1, 10)
@@ -126,9 +137,11 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         return g_net.apply({"params": g_params, "batch_stats": g_stats}, ws, noise, method="synthesis")
 
     def generate_images(g_params, g_stats, key, b):
-        """Fakes [b, R, R, C] and G's new statistics (w_avg moved)."""
+        """Fakes [b, R, R, C] clipped to [-1, 1], as sampling gives them (see ``FAKES_CLIPPED``),
+        and G's new statistics (w_avg moved)."""
         ws, noise, g_stats = styles_and_noise(g_params, g_stats, key, b, True)
-        return synthesize(g_params, g_stats, ws, noise), g_stats
+        images = synthesize(g_params, g_stats, ws, noise)
+        return (jnp.clip(images, -1.0, 1.0) if FAKES_CLIPPED else images), g_stats
 
     def augmentation(key, b, p):
         """One batch's augmentation: ADA parameters (drawn for the global batch) and a DiffAugment key."""
