@@ -111,7 +111,10 @@ def test_img2img_over_4_devices_equals_one_device_after_2_steps(config, mode):
         if getattr(single, name) is None:
             assert config.task != "cyclegan" and name == "pool"
             continue
-        assert rel_diff(getattr(state, name), getattr(single, name), allow_empty=True) <= 1e-5, name
+        # Adam's moments of conv biases before instance norm sum near-cancelling gradients: the
+        # no-skip U-Net's move ~1e-3 with the summation order (its parameters agree to ~4e-6).
+        tolerance = 1e-2 if name == "g_opt" and config.model == "unet_noskip" else 1e-5
+        assert rel_diff(getattr(state, name), getattr(single, name), allow_empty=True) <= tolerance, name
     for key in ("d_loss", "g_loss", "adv"):
         np.testing.assert_allclose(float(metrics[key]), float(m_single[key]), rtol=1e-5, err_msg=key)
     if config.task == "cyclegan":

@@ -3,7 +3,8 @@
     python experiments/img2img/evaluate.py sr       --workdir runs/img2img/srgan_x4 --pretrained-step 3000
     python experiments/img2img/evaluate.py denoise  --workdir runs/img2img/pix2pix_denoise [--checkpoint STEP]
     python experiments/img2img/evaluate.py inpaint  --workdir runs/img2img/inpaint_fashion [--num 10000]
-    python experiments/img2img/evaluate.py cyclegan --workdir runs/img2img/cyclegan_fashion --classifier CLF_DIR
+    python experiments/img2img/evaluate.py cyclegan --workdir runs/img2img/cyclegan_fashion --classifier CLF_DIR \
+        [--judges runs/judges] [--json cyclegan.json] [--figure cyclegan_test.png]
     python experiments/img2img/evaluate.py grid     --workdir DIR --out FIGURE.png   (a training-style grid)
 
 Photo tasks are scored on the six test photos of ``baselines.TEST_PHOTOS`` (matplotlib's
@@ -162,32 +163,61 @@ def inpaint(args) -> None:
     _write(args.json, result)
 
 
+def _torch_b(cache: str):
+    """The independent judge ``torch-b`` of ``experiments/quality/judges.py`` for Fashion-MNIST,
+    from its cache only (it is trained elsewhere: ``load_judges("fashion_mnist", CACHE)``)."""
+    path = os.path.join(cache, "fashion_mnist", "torch_b.pt")
+    if not os.path.isfile(path):
+        raise SystemExit(f"--judges {cache}: no {path}; train it first with experiments/quality/judges.py "
+                         "--dataset fashion_mnist")
+    sys.path.insert(0, os.path.join(HERE, "..", "quality"))
+    from judges import TorchJudge
+
+    judge = TorchJudge(os.path.dirname(path))
+    return lambda images: judge.logits_and_features(images)[0].argmax(-1)
+
+
 def cyclegan(args) -> None:
     """Held-out images of both domains: how often a domain classifier puts each translation in the
-    other domain (and each input in its own), and the cycle-reconstruction L1."""
+    other domain (and each input in its own), and the cycle-reconstruction L1. With ``--judges``,
+    the independent ``torch-b`` judge's verdict too; with ``--figure``, a grid of the first
+    ``--num`` test images of each domain (enlarged 3x), columns a | a2b | a2b2a | b | b2a | b2a2b."""
     from gan_jax.data import to_float
     from gan_jax.data.paired import load_domain
     from gan_jax.metrics.classifier import Classifier
 
     config, state = _run(args.workdir, args.checkpoint)
     clf = Classifier.load(args.classifier)
+    judges = {"classifier": lambda images: clf.predict(images)[0]}
+    if args.judges:
+        judges["torch-b"] = _torch_b(args.judges)
     test = lambda spec: spec.replace(":train#", ":test#")  # noqa: E731 - the held-out images of a domain
     kw = dict(resolution=config.resolution, channels=config.channels)
     domains = {"a": load_domain(test(config.dataset), **kw), "b": load_domain(test(config.dataset_b), **kw)}
     labels = {d: int(test(spec).rpartition("#")[2]) for d, spec in (("a", config.dataset), ("b", config.dataset_b))}
     result = {"domains": {d: test(s) for d, s in (("a", config.dataset), ("b", config.dataset_b))},
-              "classifier": args.classifier, "step": int(state.step), "rows": {}}
+              "workdir": args.workdir, "model": config.model, "seed": config.seed,
+              "cycle_weight": config.cycle_weight, "identity_weight": config.identity_weight,
+              "classifier": args.classifier, "judges": args.judges or None, "step": int(state.step), "rows": {}}
+    shown = {}
     for d, direction, other in (("a", "a2b", "b"), ("b", "b2a", "a")):
         x = to_float(domains[d].images)
         back_direction = {"a2b": "b2a", "b2a": "a2b"}[direction]
         out = translate.run_generator(config, translate.generator_variables(config, state, direction), x, 500)
         back = translate.run_generator(config, translate.generator_variables(config, state, back_direction), out, 500)
-        result["rows"][direction] = {
-            "images": len(x),
-            "inputs_in_own_domain": float(np.mean(clf.predict(x)[0] == labels[d])),
-            "outputs_in_other_domain": float(np.mean(clf.predict(out)[0] == labels[other])),
-            "cycle_l1": float(np.mean(np.abs(back - x)) / 2)}
-    _write("cyclegan", result)
+        row = {"images": len(x)}
+        for name, predict in judges.items():
+            suffix = "" if name == "classifier" else f"_{name.replace('-', '_')}"
+            row["inputs_in_own_domain" + suffix] = float(np.mean(predict(x) == labels[d]))
+            row["outputs_in_other_domain" + suffix] = float(np.mean(predict(out) == labels[other]))
+        row["cycle_l1"] = float(np.mean(np.abs(back - x)) / 2)
+        result["rows"][direction] = row
+        shown[direction] = [x[:args.num], out[:args.num], back[:args.num]]
+    if args.figure:
+        columns = [np.repeat(np.repeat(c, 3, 1), 3, 2) for c in shown["a2b"] + shown["b2a"]]  # 3x, nearest
+        images.save_grid(np.stack(columns, axis=1).reshape((-1,) + columns[0].shape[1:]),
+                         os.path.join(HERE, args.figure), ncol=len(columns))
+    _write(args.json, result)
 
 
 def grid(args) -> None:
@@ -208,7 +238,10 @@ def main() -> None:
     p = sub.add_parser("cyclegan")
     p.add_argument("--workdir", required=True)
     p.add_argument("--classifier", required=True, help="a gan-jax train-classifier directory for the dataset")
-    p.set_defaults(func=cyclegan, checkpoint="latest")
+    p.add_argument("--judges", default="", help="also the independent torch-b judge from this cache "
+                   "(experiments/quality/judges.py, e.g. runs/judges)")
+    p.add_argument("--num", type=int, default=8, help="test images per domain in the figure")
+    p.set_defaults(func=cyclegan, json="cyclegan.json", figure="")
     p = sub.add_parser("denoise")
     p.add_argument("--workdir", required=True)
     p.set_defaults(func=denoise, json="denoise.json", figure="denoise.png")
@@ -216,7 +249,7 @@ def main() -> None:
     p.add_argument("--workdir", required=True)
     p.add_argument("--num", type=int, default=10000)
     p.set_defaults(func=inpaint, json="inpaint.json", figure="inpaint.png")
-    for name in ("sr", "denoise", "inpaint"):
+    for name in ("sr", "denoise", "inpaint", "cyclegan"):
         p = sub.choices[name]
         p.add_argument("--checkpoint", default="latest", help="latest, best or a step")
         p.add_argument("--json", default=p.get_default("json"), help="file name of the JSON, beside this script")

@@ -8,6 +8,13 @@ size. The last stage also sees the input itself (a full-resolution skip, so fine
 of the source such as the known pixels of an inpainting input needs no bottleneck),
 then a 3x3 conv and tanh (or, with ``residual``, the input plus that conv's output). No
 dropout: the output is a deterministic function of the input.
+
+With ``skips=False`` (model ``unet_noskip``) neither the encoder features nor the input reach
+the decoder: every output pixel passes through the bottleneck (7 px at 28 px), with ``blocks`` residual
+pairs there. That is the layout of CycleGAN's ResNet generator (Zhu et al. 2017: two stride-2
+downsamplings, residual blocks, two upsamplings, no long skips). For an unpaired *shape*
+change the skips are harmful: they make copying the input the easiest output, which the
+cycle and identity losses then reward (a boot -> sneaker generator that keeps the boot).
 """
 from __future__ import annotations
 
@@ -42,6 +49,11 @@ class UNet(nn.Module):
     residual: bool = False
     """Predict a correction of the input (``input + residual``, no tanh) instead of the image:
     for sources that are their target degraded in place (noise, greyscale)."""
+    skips: bool = True
+    """Concatenate the encoder features and the input into the decoder (the U-Net); ``False``:
+    a plain encoder-decoder whose output depends on the input only through the bottleneck."""
+    blocks: int = 1
+    """Residual pairs of 3x3 convs at the bottom."""
     axis_name: str | None = None
     conv_policy: ConvPolicy = DEFAULT_POLICY
     dtype: Any = jnp.float32
@@ -60,15 +72,18 @@ class UNet(nn.Module):
                 h = norm()(h)
             skips.append(h)
             h = nn.leaky_relu(h, 0.2)
-        r = nn.relu(norm()(Conv(feats[-1], 3, 1, 1, conv_policy=self.conv_policy, dtype=self.dtype)(h)))
-        h = h + norm()(Conv(feats[-1], 3, 1, 1, conv_policy=self.conv_policy, dtype=self.dtype)(r))
+        for _ in range(self.blocks):
+            r = nn.relu(norm()(Conv(feats[-1], 3, 1, 1, conv_policy=self.conv_policy, dtype=self.dtype)(h)))
+            h = h + norm()(Conv(feats[-1], 3, 1, 1, conv_policy=self.conv_policy, dtype=self.dtype)(r))
         for i in reversed(range(depth)):
-            if i < depth - 1:
+            if i < depth - 1 and self.skips:
                 h = jnp.concatenate([h, skips[i]], axis=-1)
             h = nn.relu(h)
             f = feats[i - 1] if i > 0 else self.width
             h = norm()(ConvTranspose(f, 4, 2, 1, conv_policy=self.conv_policy, dtype=self.dtype)(h))
-        h = jnp.concatenate([nn.relu(h), x.astype(h.dtype)], axis=-1)
+        h = nn.relu(h)
+        if self.skips:
+            h = jnp.concatenate([h, x.astype(h.dtype)], axis=-1)
         h = Conv(self.out_channels, 3, 1, 1, use_bias=True, conv_policy=self.conv_policy, dtype=self.dtype)(h)
         h = h.astype(jnp.float32)
         if self.residual:
@@ -90,4 +105,18 @@ def build(config, axis_name: str | None = None, norm: str = "batch", residual: b
             PatchGAN(config.d_width, n_layers, config.d_norm, axis_name=axis_name, conv_policy=policy, dtype=dtype))
 
 
+NOSKIP_BLOCKS = 3
+"""Residual pairs at the bottom of ``unet_noskip`` (CycleGAN's ResNet G has 6-9 at 1/4 size)."""
+
+
+def build_noskip(config, axis_name: str | None = None, norm: str = "batch", residual: bool = False):
+    """``unet``'s pair with a generator without long skips (``UNet(skips=False)``, and
+    :data:`NOSKIP_BLOCKS` residual pairs at the bottom): CycleGAN's ResNet-generator layout."""
+    if residual:
+        raise ValueError("unet_noskip cannot predict a correction of its input (it has no input skip)")
+    g, d = build(config, axis_name, norm=norm)
+    return g.clone(skips=False, blocks=NOSKIP_BLOCKS), d
+
+
 register("unet", ModelFamily(build, tasks=("pix2pix", "inpaint", "cyclegan")))
+register("unet_noskip", ModelFamily(build_noskip, tasks=("cyclegan",)))

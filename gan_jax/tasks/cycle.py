@@ -156,8 +156,8 @@ def make_step(config, axis_name: str | None = None, layout=None) -> Callable:
 # --------------------------------------------------------------------------- setup
 
 def model_options(config) -> dict:
-    """The U-Net generators use instance norm (per image, as in CycleGAN)."""
-    return {"norm": "instance"} if config.model == "unet" else {}
+    """The U-Net generators (with or without skips) use instance norm (per image, as in CycleGAN)."""
+    return {"norm": "instance"} if config.model in ("unet", "unet_noskip") else {}
 
 
 def init_variables(config, g, d, key_g, key_d) -> tuple[dict, dict]:
@@ -225,7 +225,7 @@ def sample_grid(config, state, z=None, num: int = 8) -> tuple[np.ndarray, int]:
     return np.stack(columns, axis=1).reshape((-1,) + columns[0].shape[1:]), len(columns)
 
 
-TASK = Task(name="cyclegan", models=("unet",), model_options=model_options, init_variables=init_variables,
+TASK = Task(name="cyclegan", models=("unet", "unet_noskip"), model_options=model_options, init_variables=init_variables,
             make_step=make_step, data_source=data_source, sample_grid=sample_grid, validate=validate,
             init_extra=init_pool,
             operations={"translate": translate, "generator_variables": generator_variables,
