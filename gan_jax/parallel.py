@@ -17,7 +17,9 @@ batch (``jax.make_array_from_process_local_data``).
 Two orthogonal options wrap any mode:
 
 * ``steps_per_call = K``: K steps fused into one compiled call with ``lax.scan``
-  (the batch gets a leading ``[K]`` axis, the metrics too).
+  (the batch gets a leading ``[K]`` axis, the metrics too). ``gan-jax train`` starts such a
+  run with single steps and compiles the fused program in the background where
+  :func:`fused_warm_start` allows (:meth:`ParallelStep.compile_ahead`).
 * ``population = P``: P independent GANs in one step with ``jax.vmap`` (state,
   batch and metrics get a leading ``[P]`` axis, before the ``[K]`` one; member ``i``
   has its own seed and learning rates, see :func:`gan_jax.configs.member_configs`).
@@ -154,6 +156,8 @@ class ParallelStep:
     one_call_in_flight: bool = False
     # The device state's sharding under sharding/shard_map (None: one device, or pmap).
     state_sharding: Any = None
+    # The device batch's sharding under sharding/shard_map (None: one device, or pmap).
+    batch_sharding: Any = None
 
     def lower_ahead(self, abstract_state, device_batch) -> None:
         """Trace and lower ``step`` for a state of these shapes before the state exists, so
@@ -165,6 +169,21 @@ class ParallelStep:
             abstract_state = jax.tree.map(
                 lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=self.state_sharding), abstract_state)
         self.step.lower(abstract_state, device_batch)
+
+    def compile_ahead(self, state, batch) -> "ParallelStep":
+        """This step compiled now, ahead of its first call (``jit(...).lower(...).compile()``), for
+        states shaped like ``state`` and device batches of one call shaped like ``batch`` (arrays
+        or ``jax.ShapeDtypeStruct``; ``[K, B, ...]`` when fused): a copy whose ``step`` is the
+        compiled executable (``jit``, ``sharding``, ``shard_map``; not ``pmap``).
+
+        Only shapes, dtypes and weak types are read, so it may run in another thread while the
+        arrays it was given are donated to other calls. ``gan-jax train`` compiles its fused
+        program this way in a thread while it runs single steps (XLA releases the GIL)."""
+        if self.mode == "pmap":
+            raise ValueError("compile_ahead: not under pmap")
+        state = _abstract(state, self.state_sharding)
+        batch = _abstract(batch, self.batch_sharding)
+        return dataclasses.replace(self, step=self.step.lower(state, batch).compile())
 
     def check_batch_size(self, batch_size: int) -> None:
         if self.population > 1:
@@ -229,7 +248,38 @@ def make_parallel_step(config, mode: str | None = None) -> ParallelStep:
                         put_state=lambda s: _put_global(s, state_sharding),
                         put_batch=lambda b: _put_local_rows(b, batch_sharding),
                         get_state=_to_host, get_metrics=_to_host, steps_per_call=k, population=p,
-                        one_call_in_flight=_one_call_in_flight(), state_sharding=state_sharding)
+                        one_call_in_flight=_one_call_in_flight(), state_sharding=state_sharding,
+                        batch_sharding=batch_sharding)
+
+
+def fused_warm_start(config, mode: str | None = None) -> str | None:
+    """Whether ``gan-jax train`` may start a fused run (``steps_per_call`` K > 1) with single
+    steps while the K-step program compiles in the background, switching to it at a step
+    that is a multiple of K: None if so, else why not (then every call is fused from the
+    first, as before). Supported: one process, ``jit``, ``sharding`` or ``shard_map``, no
+    population. Several processes would have to agree on the switch's step (a collective per
+    step); a population's members and ``pmap`` are left as they were."""
+    if config.steps_per_call == 1:
+        return "steps_per_call=1: nothing to fuse"
+    if jax.process_count() > 1:
+        return f"{jax.process_count()} processes (they would have to agree on the step of the switch)"
+    if config.population > 1:
+        return f"population={config.population}"
+    mode = resolve_mode(mode or config.parallel)
+    if mode == "pmap":
+        return "parallel=pmap"
+    return None
+
+
+def _abstract(tree, sharding):
+    """``jax.ShapeDtypeStruct`` of every leaf of ``tree`` (arrays or structs), laid out by ``sharding``
+    (None: as ``jit`` places uncommitted arguments)."""
+    def spec(x):
+        weak = getattr(x, "weak_type", None)
+        if weak is None:
+            weak = getattr(getattr(x, "aval", None), "weak_type", False)
+        return jax.ShapeDtypeStruct(np.shape(x), x.dtype, sharding=sharding, weak_type=bool(weak))
+    return jax.tree.map(spec, tree)
 
 
 def _one_call_in_flight() -> bool:

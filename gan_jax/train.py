@@ -5,6 +5,13 @@ and runs until ``config.steps`` completed steps. SIGTERM/SIGINT finish the
 current step, write a checkpoint and return cleanly. Checkpoints are written every
 ``checkpoint_every`` steps and at least every ``checkpoint_minutes``, by a worker thread
 in one-process runs (``checkpoint_async``); every exit waits for the save in flight.
+
+Fused steps (``steps_per_call`` K > 1) start warm in one-process ``jit``/``sharding``/``shard_map``
+runs without a population (:func:`gan_jax.parallel.fused_warm_start`): the run starts at once
+with the one-step program (whose compile is the first step's cost), compiles the K-step
+program in a background thread ahead of time, and switches to it at the first step that is a
+multiple of K once it is ready. Both programs run the same steps on the same batches, so the
+run ends where single steps all along would (to float tolerance). Elsewhere every call is fused.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import os
 import signal
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator
 
 import jax
@@ -24,7 +32,7 @@ from gan_jax import configs, data, images, tasks, workdir as wd
 from gan_jax.checkpoint import Checkpoints, NoReadableCheckpoint, signature
 from gan_jax.errors import UserError
 from gan_jax.logger import MetricsLog
-from gan_jax.parallel import make_parallel_step, member_state, stack_trees
+from gan_jax.parallel import fused_warm_start, make_parallel_step, member_state, stack_trees
 from gan_jax.state import NONFINITE_BITS, GANState
 from gan_jax.tasks import abstract_state, init_state, init_state_async, make_train_step
 
@@ -51,6 +59,19 @@ class TrainResult:
     first_step_at: float | None = None  # time.time() when this run's first call finished (compile included)
     checkpoints: int = 0  # checkpoints this run wrote
     checkpoint_seconds: float = 0.0  # time the train loop spent in them (the write itself, when asynchronous, not)
+    fused_from: int | None = None  # the step the first fused call (steps_per_call > 1) started at; None: none ran
+
+
+FUSED_MIN_STEPS = 500
+"""A warm-started fused run (see the module's docstring) compiles its K-step program only when
+at least this many steps remain after its first call: the compile takes a core for 1.5-2.5x
+the one-step compile (seconds), which a short run would not win back at +5-15 % per step."""
+
+
+def _fused_ready(future: Future, step: int) -> bool:
+    """True once the background compile of the fused program has ended (the loop asks before
+    each call that starts at a multiple of K). A seam for the tests, which force the switch."""
+    return future.done()
 
 
 def describe_nonfinite(what: int) -> str:
@@ -167,9 +188,11 @@ class _NoLog:
 
 
 def _member_means(host_metrics: list[dict], member: int | None) -> dict:
-    """Mean of every metric over the calls since the last log (of one population member)."""
-    pick = (lambda v: np.asarray(v)) if member is None else (lambda v: np.asarray(v)[member])
-    return {k: float(np.mean([pick(m[k]) for m in host_metrics])) for k in host_metrics[0] if k != "nonfinite"}
+    """Mean of every metric over the steps since the last log (of one population member): the
+    calls may mix single steps (scalars) and fused ones (``[K]``)."""
+    pick = (lambda v: np.ravel(v)) if member is None else (lambda v: np.ravel(np.asarray(v)[member]))
+    return {k: float(np.mean(np.concatenate([pick(m[k]) for m in host_metrics])))
+            for k in host_metrics[0] if k != "nonfinite"}
 
 
 def _print(msg: str) -> None:
@@ -302,10 +325,14 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
     pipeline, workers = data.choose_pipeline(config.input_pipeline, source)
     if pipeline == "memory":
         source = data.in_memory(source)  # an image folder opened lazily is decoded now
-    runner = make_parallel_step(config)
-    runner.check_batch_size(config.batch_size)
     k = config.steps_per_call
-    if config.steps % k:
+    # Warm start (see the module's docstring): `runner` runs single steps, `fused` the K-step
+    # program once compiled in the background. Otherwise `runner` runs every call, fused or not.
+    warm = fused_warm_start(config) is None
+    runner = make_parallel_step(dataclasses.replace(config, steps_per_call=1) if warm else config)
+    fused = make_parallel_step(config) if warm else None
+    runner.check_batch_size(config.batch_size)
+    if config.steps % k and not warm:
         raise UserError(f"steps={config.steps}: expected a multiple of steps_per_call={k}")
     members = configs.member_configs(config) if config.population > 1 else [config]
     primary = jax.process_index() == 0  # the one process that writes logs, samples and config.json
@@ -333,7 +360,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
         # Built in a thread while the rest of the set-up runs; `state` is its shapes until then.
         fresh_state, state = init_state_async(config)
         start = 0
-    if start % k:
+    if start % k and not warm:
         raise UserError(f"steps_per_call={k}: the run in {workdir} is at step {start}, not a multiple of it")
     if primary:
         wd.save_config(workdir, config)
@@ -424,12 +451,61 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
             _print(f"input pipeline: grain, {feeds[0].workers} worker process(es), {len(source)} images "
                    f"decoded as they are needed")
 
-        def next_call():
-            """This process's data for one call: [B, ...], [K, B, ...] fused, [P, ...] per member."""
-            per_member = [stack_trees([next(f) for _ in range(k)]) if k > 1 else next(f) for f in feeds]
-            return runner.put_batch(stack_trees(per_member) if len(members) > 1 else per_member[0])
+        # The program of each call size: `runner` alone, or (warm start) single steps and, once
+        # compiled, the fused program. `compiling`: the background compile (None: not started).
+        programs = {runner.steps_per_call: runner}
+        compiling: list[Future | None] = [None]
+        executor = None
+        if warm:
+            executor = ThreadPoolExecutor(1, thread_name_prefix="gan_jax-fused-compile")
+            # Every exit waits for a compile in flight (at most its length): no thread is left
+            # compiling while the interpreter shuts down.
+            stack.callback(executor.shutdown, wait=True, cancel_futures=True)
 
-        batch = next_call()
+        def call_size(s: int) -> int:
+            """Steps in the call that starts at step ``s``: K once the fused program is ready, at
+            multiples of K, where the whole call fits in the run and crosses no log, sample,
+            checkpoint or evaluation step (validate makes those multiples of K); else 1. Without
+            a warm start: K (every call is fused)."""
+            if not warm:
+                return k
+            if k not in programs:
+                future = compiling[0]
+                if future is None or s % k or s + k > config.steps or not _fused_ready(future, s):
+                    return 1
+                try:
+                    programs[k] = future.result()
+                except Exception as e:  # noqa: BLE001 - the single steps go on
+                    compiling[0] = None
+                    _print(f"warning: steps_per_call={k}: compiling the fused program failed "
+                           f"({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}); "
+                           f"going on with single steps")
+                    return 1
+                say = bar.write if bar is not None else _print
+                say(f"steps_per_call={k}: fused program compiled in the background; {k} steps per call "
+                    f"from step {s}")
+            if s % k or s + k > config.steps:
+                return 1
+            every = [config.log_every, config.sample_every, config.checkpoint_every, config.eval_every]
+            return k if all((s + k - 1) // n == s // n for n in every if n > 0) else 1
+
+        def start_compile(device_state, device_batch) -> None:
+            """The fused program, compiled in the background thread for states like
+            ``device_state`` and [K]-stacked batches like ``device_batch`` (one step's)."""
+            state_like = jax.tree.map(
+                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, weak_type=x.aval.weak_type), device_state)
+            batch_like = jax.tree.map(lambda x: jax.ShapeDtypeStruct((k,) + tuple(x.shape), x.dtype), device_batch)
+            compiling[0] = executor.submit(fused.compile_ahead, state_like, batch_like)
+
+        def next_call(n: int):
+            """This process's data for one call of ``n`` steps: [B, ...], [K, B, ...] fused, [P, ...]
+            per member. The feeds yield one step's batch at a time, so the data of every step is
+            the same whichever calls run them (and a checkpoint keeps each step's data state)."""
+            per_member = [stack_trees([next(f) for _ in range(n)]) if n > 1 else next(f) for f in feeds]
+            return programs[n].put_batch(stack_trees(per_member) if len(members) > 1 else per_member[0])
+
+        n = call_size(start)
+        batch = next_call(n)
         if fresh_state is not None:
             runner.lower_ahead(state, batch)  # traces the step (Python) while the init compiles (XLA)
             state = fresh_state.result()
@@ -448,16 +524,23 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
 
         stop_now = stopping(first=True)
         while step < config.steps and not stop_now:
-            device_state, metrics = runner.step(device_state, batch)
-            step += k
+            if n > 1 and result.fused_from is None:
+                result.fused_from = step
+            device_state, metrics = programs[n].step(device_state, batch)
+            step += n
+            called = n
             if step < config.steps:
-                batch = next_call()  # overlaps with the step in flight
+                n = call_size(step)
+                batch = next_call(n)  # overlaps with the step in flight
             if runner.one_call_in_flight or result.first_step_at is None:
                 jax.block_until_ready(metrics)
-                result.first_step_at = result.first_step_at or time.time()
+                if result.first_step_at is None:
+                    result.first_step_at = time.time()
+                    if warm and compiling[0] is None and config.steps - step >= FUSED_MIN_STEPS:
+                        start_compile(device_state, batch)  # only now: the first step compiles alone
             pending.append(metrics)
             if bar is not None:
-                bar.update(k)
+                bar.update(called)
             if step % config.log_every == 0 or step == config.steps:
                 host = [runner.get_metrics(m) for m in jax.device_get(pending)]
                 now = time.time()

@@ -11,8 +11,15 @@ init), compile and run one step (``make_parallel_step``). Modes:
 * ``cache-cold``  ``jax_compilation_cache_dir`` set to an empty folder (the first run ever)
 * ``cache-warm``  the same folder again (every later run)
 
+``--steps-per-call 1,2,4`` (``--path cli``) runs ``gan-jax train --steps K --steps-per-call K
+--set log_every=100`` for each K in turn within every repeat, so the variants see the same
+machine load. Since fused runs start warm (``gan_jax.train``: single steps first, the K-step
+program compiled in the background, only in runs with ``FUSED_MIN_STEPS`` steps left), the
+first step of every K is a single step; before, it was the first call of K fused steps::
+
     python benchmarks/cold_start.py --repeats 3 --json cold.json
     python benchmarks/cold_start.py --repeats 3 --path library
+    python benchmarks/cold_start.py --repeats 4 --modes cache-cold --steps-per-call 1,2,4
 """
 from __future__ import annotations
 
@@ -33,8 +40,10 @@ os.environ["JAX_COMPILATION_CACHE_DIR"] = sys.argv[2]  # empty: no persistent ca
 from gan_jax import cli
 import gan_jax.train
 marks["imports"] = time.time() - t_start
+k = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+fused = ["--steps-per-call", str(k), "--set", "log_every=100"] if k > 1 else []
 with tempfile.TemporaryDirectory() as tmp:
-    result = cli.run_train(["--workdir", os.path.join(tmp, "run"), "--steps", "1", "--no-progress"])
+    result = cli.run_train(["--workdir", os.path.join(tmp, "run"), "--steps", str(k), "--no-progress", *fused])
 marks["first_step"] = result.first_step_at - t_start
 print("MARKS " + json.dumps(marks))
 """
@@ -76,9 +85,10 @@ PHASES = {"cli": ["python_start", "imports", "first_step", "process_exit"],
           "library": ["python_start", "imports", "data", "init_state", "first_step", "process_exit"]}
 
 
-def run_once(cache: str, env=None, path: str = "cli") -> dict:
+def run_once(cache: str, env=None, path: str = "cli", steps_per_call: int = 1) -> dict:
     t0 = time.time()
-    out = subprocess.run([sys.executable, "-c", CHILDREN[path], repr(t0), cache], capture_output=True,
+    extra = [str(steps_per_call)] if steps_per_call > 1 else []
+    out = subprocess.run([sys.executable, "-c", CHILDREN[path], repr(t0), cache, *extra], capture_output=True,
                          text=True, env=env)
     wall = time.time() - t0
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("MARKS ")), None)
@@ -95,24 +105,31 @@ def main(argv=None) -> int:
     p.add_argument("--modes", default="no-cache,cache-cold,cache-warm")
     p.add_argument("--path", choices=sorted(CHILDREN), default="cli",
                    help="cli: what `gan-jax train` runs (default); library: its core, phase by phase")
+    p.add_argument("--steps-per-call", default="1",
+                   help="comma-separated K (--path cli): one variant per K, `gan-jax train --steps-per-call K`")
     p.add_argument("--json")
     args = p.parse_args(argv)
+    ks = [int(k) for k in args.steps_per_call.split(",")]
+    if args.path != "cli" and ks != [1]:
+        raise SystemExit("--steps-per-call: only with --path cli")
     env = dict(os.environ)
     env.setdefault("JAX_PLATFORMS", "cpu")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            for mode in args.modes.split(","):
-                cache = ""
-                if mode == "cache-cold":
-                    cache = os.path.join(tmp, f"cold{i}")  # a fresh, empty folder each time
-                elif mode == "cache-warm":
-                    cache = os.path.join(tmp, "warm")
-                    if not os.path.isdir(cache):
-                        run_once(cache, env, args.path)  # populate it once
-                results.setdefault(mode, []).append(run_once(cache, env, args.path))
-                print(f"{mode} #{i}: first step done {results[mode][-1]['first_step']:.2f} s after start",
-                      file=sys.stderr, flush=True)
+            for k in ks[i % len(ks):] + ks[:i % len(ks)]:  # the order rotates each repeat
+                for mode in args.modes.split(","):
+                    cache = ""
+                    if mode == "cache-cold":
+                        cache = os.path.join(tmp, f"cold{i}-{k}")  # a fresh, empty folder each time
+                    elif mode == "cache-warm":
+                        cache = os.path.join(tmp, f"warm-{k}")
+                        if not os.path.isdir(cache):
+                            run_once(cache, env, args.path, k)  # populate it once
+                    name = mode if ks == [1] else f"{mode} K={k}"
+                    results.setdefault(name, []).append(run_once(cache, env, args.path, k))
+                    print(f"{name} #{i}: first step done {results[name][-1]['first_step']:.2f} s after start",
+                          file=sys.stderr, flush=True)
     phases = PHASES[args.path]
     print("| mode | " + " | ".join(f"{ph} (s)" for ph in phases) + " |")
     print("|---|" + "---|" * len(phases))

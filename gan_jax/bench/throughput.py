@@ -4,6 +4,8 @@ Usage (also ``gan-jax bench ...`` and ``python benchmarks/throughput.py ...``)::
 
     python benchmarks/throughput.py --settings dcgan28:128,dcgan64:64 --steps 30 \
         --json benchmarks/throughput.json --plot benchmarks/throughput.png
+    gan-jax bench --settings dcgan28:64 --variants jax,jax-unroll --scan 2,4   # 1, 2 and 4 steps per call
+    gan-jax bench --autotune --settings dcgan28:64   # conv_policy=auto: what it chose, what each option measured
 
 A setting ``dcganR:B`` is the DCGAN of ``gan_jax.models.dcgan`` at R px (28: 1
 channel, 32/64: 3 channels), width ``--width`` (default 64; at 64 px this is
@@ -249,22 +251,25 @@ def _torch_variant(name: str, config, compile: bool, device: str = "cpu",
 
 # --------------------------------------------------------------------------- the benchmark
 
-def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: int, scan: int,
+def bench_setting(spec: str, config, variants: list[str], steps: int, warmup: int, scan: int | tuple[int, ...],
                   peak: float, log=print, torch_device: str = "cpu", inductor: dict | None = None,
                   torch_layout: str = "nchw", check: bool = False, perturb: float | None = None) -> dict:
     """Build the variants of one setting, check every JAX variant against PyTorch (``check``),
-    then time them. A failed check stops there: nothing is timed (``result["timed"]`` False)."""
+    then time them. A failed check stops there: nothing is timed (``result["timed"]`` False).
+    ``scan``: the K (or several) of the ``jax-unroll``/``jax-scan`` variants, one variant per K."""
     built: list[Variant] = []
     failed: dict[str, str] = {}
     for name in variants:
         log(f"  [{spec}] building {name} ...")
+        before = len(built)
         try:
             _build(name, config, scan, torch_device, built, inductor, torch_layout, perturb)
         except Exception as e:  # noqa: BLE001 - e.g. a torch.compile bug: report it, time the rest
             failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
             log(f"  [{spec}] {name} FAILED: {failed[name]}")
             continue
-        log(f"  [{spec}] {built[-1].name}: first step {built[-1].first_step_s:.2f} s")
+        for v in built[before:]:
+            log(f"  [{spec}] {v.name}: first step {v.first_step_s:.2f} s")
     checks = {}
     if check:
         one_step = next((v for v in built if v.name == "jax"), None)
@@ -319,16 +324,17 @@ def check_variant(spec: str, v: Variant, log=print, one_step: Variant | None = N
             "tolerance": {k: t for k, t in tol.items() if k in diff}, "failures": bad}  # limits of name and name@i
 
 
-def _build(name: str, config, scan: int, torch_device: str, built: list, inductor: dict | None = None,
-           torch_layout: str = "nchw", perturb: float | None = None) -> None:
+def _build(name: str, config, scan: int | tuple[int, ...], torch_device: str, built: list,
+           inductor: dict | None = None, torch_layout: str = "nchw", perturb: float | None = None) -> None:
+    scans = (scan,) if isinstance(scan, int) else tuple(scan)
     if name == "jax":
         built.append(_jax_variant(name, config, perturb=perturb))
     elif name == "jax-lax":
         built.append(_jax_variant(name, config, plain_convs=True, perturb=perturb))
     elif name == "jax-scan":
-        built.append(_jax_variant(f"jax-scan{scan}", config, scan=scan, perturb=perturb))
+        built.extend(_jax_variant(f"jax-scan{k}", config, scan=k, perturb=perturb) for k in scans)
     elif name == "jax-unroll":
-        built.append(_jax_variant(f"jax-unroll{scan}", config, scan=scan, unroll=True, perturb=perturb))
+        built.extend(_jax_variant(f"jax-unroll{k}", config, scan=k, unroll=True, perturb=perturb) for k in scans)
     elif name in ("torch-eager", "torch-compile"):
         built.append(_torch_variant(name, config, compile=name == "torch-compile", device=torch_device,
                                     compile_options=inductor, layout=torch_layout))
@@ -478,7 +484,15 @@ def main(argv=None) -> int:
     p.add_argument("--width", type=int, default=64, help="G and D width (default 64)")
     p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"),
                    help="gan_jax compute dtype (PyTorch always runs float32)")
-    p.add_argument("--scan", type=int, default=4, help="steps per call of the jax-unroll/jax-scan variants")
+    p.add_argument("--scan", default="4", help="steps per call K of the jax-unroll/jax-scan variants; several, "
+                   "comma-separated (e.g. 2,4), give one variant per K (default 4)")
+    p.add_argument("--autotune", action="store_true",
+                   help="instead of the throughput table: run the conv-policy autotune for each setting "
+                        "(gan_jax.ops.autotune), store its choice in the per-CPU cache that "
+                        "conv_policy=auto reads, and print what each candidate measured")
+    p.add_argument("--candidates", default=None,
+                   help="with --autotune: the policy specs to try, separated by ';' (default: "
+                        "gan_jax.ops.autotune.CANDIDATES; '' is the library default)")
     p.add_argument("--variants", default=",".join(VARIANTS_DEFAULT),
                    help=f"comma-separated, from {','.join(VARIANTS_ALL)}")
     p.add_argument("--torch-device", default="auto",
@@ -502,6 +516,13 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write all results (per-step times included) here")
     p.add_argument("--plot", help="write a bar chart (PNG) here")
     args = p.parse_args(argv)
+    try:
+        args.scan = tuple(int(k) for k in args.scan.split(",") if k.strip())
+    except ValueError:
+        raise SystemExit(f"--scan {args.scan}: expected comma-separated steps per call, e.g. 4 or 2,4") from None
+    if args.autotune:
+        from gan_jax.bench.autotune import main as autotune_main
+        return autotune_main(args, [parse_setting(s.strip(), args.width, args.dtype) for s in args.settings.split(",")])
     inductor = parse_inductor_options(args.inductor)
 
     import jax
@@ -530,7 +551,8 @@ def main(argv=None) -> int:
     else:
         print("PyTorch is missing (pip install 'gan_jax[bench]'): running the JAX variants only.")
         variants = [v for v in variants if not v.startswith("torch")]
-    if args.scan <= 1:
+    args.scan = tuple(k for k in args.scan if k > 1)
+    if not args.scan:
         variants = [v for v in variants if v not in ("jax-scan", "jax-unroll")]
 
     check = have_torch and not args.no_check

@@ -42,10 +42,12 @@ def add_parsers(sub) -> None:
     common.add_seed_option(p)
     p.set_defaults(func=cmd_train_classifier)
 
-    p = sub.add_parser("bench", help="train-step throughput against the PyTorch reference",
+    p = sub.add_parser("bench", help="train-step throughput against the PyTorch reference; --autotune: "
+                       "the conv policy of conv_policy=auto",
                        description="Train-step throughput, gan_jax against the PyTorch reference DCGAN "
-                       "(needs the bench extra: pip install -e '.[bench]'). All further arguments go to "
-                       "gan_jax.bench.throughput; see 'gan-jax bench --help'.", add_help=False)
+                       "(needs the bench extra: pip install -e '.[bench]'); with --autotune, the conv-policy "
+                       "autotune of conv_policy=auto (what it chose, what each candidate measured). All further "
+                       "arguments go to gan_jax.bench.throughput; see 'gan-jax bench --help'.", add_help=False)
     p.set_defaults(func=cmd_bench)  # main() hands the arguments after "bench" over untouched
 
 
@@ -99,6 +101,9 @@ def run(args):
             from gan_jax.parallel import initialize_distributed
             initialize_distributed(*multi_host)
         common.enable_compilation_cache()
+        if config.conv_policy.strip() == "auto":  # this CPU's autotuned policy: timed now unless cached
+            from gan_jax.bench.autotune import resolve_config
+            config = resolve_config(config)
         return train(config, args.workdir, progress=not args.no_progress, restart=args.restart)
 
 

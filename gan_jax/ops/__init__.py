@@ -21,8 +21,12 @@ plain ``lax`` op) or ``dataclasses.replace(DEFAULT_POLICY, ...)``; layers take i
 and the kernels as a static argument, so jit caches key on it. Results agree with the plain
 ops to float32 rounding (~1e-6 relative).
 
-Modules: :mod:`.policy` (the choice), :mod:`.formulations` (each way to compute an op),
-:mod:`.winograd`, :mod:`.space_to_depth`, :mod:`.conv` (the ``custom_vjp`` fast ops).
+``Config.conv_policy="auto"`` is the policy an autotune measured fastest on this CPU for the
+run's setting, cached per CPU model and ISA (:mod:`.autotune`).
+
+Modules: :mod:`.policy` (the choice), :mod:`.autotune` (the per-CPU choice and its cache),
+:mod:`.formulations` (each way to compute an op), :mod:`.winograd`, :mod:`.space_to_depth`,
+:mod:`.conv` (the ``custom_vjp`` fast ops).
 """
 from gan_jax.ops.conv import conv_general_dilated_fast, conv_transpose_fast, split_batch, strided_conv_fast
 from gan_jax.ops.formulations import (conv_forward, conv_kernel_grad, conv_patches, conv_transpose_forward,

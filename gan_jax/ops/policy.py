@@ -113,6 +113,25 @@ PLAIN = ConvPolicy(fast=False)
 """Every conv the plain ``lax`` op (``Config.fast_conv=False``; benchmarks, equivalence tests)."""
 
 
+FORMULATIONS = {
+    "forward": ("auto", "lax", "winograd", "im2col", "subpixel", "patches"),
+    "transpose": ("auto", "lax", "subpixel", "winograd", "im2col", "adjoint", "phase", "patches"),
+    "wgrad": ("auto", "lax", "winograd", "im2col", "patches"),
+}
+"""The formulations each op accepts in a policy's text form (``phase-IMPL`` too for ``transpose``)."""
+SMALL_FORMULATIONS = tuple(sorted({f for fs in FORMULATIONS.values() for f in fs} - {"auto"}))
+"""The formulations of ``small.OP`` (every op's, but ``auto``)."""
+SPEC_FORMS = ("'' (the default), 'auto' (the autotuned choice for this CPU), 'plain' or comma-separated "
+              "field=value changes of the default, e.g. small=lax,winograd_tile=4")
+"""What a policy's text form may be, for error messages."""
+
+
+def _check_formulation(key: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value in allowed or (key == "transpose" and value.startswith("phase-")):
+        return value
+    raise ValueError(f"{key}={value}: expected one of {', '.join(allowed)}")
+
+
 def _parse_value(key: str, raw: str, default):
     if isinstance(default, bool):
         if raw.lower() not in ("true", "false", "1", "0"):
@@ -122,21 +141,35 @@ def _parse_value(key: str, raw: str, default):
         if key == "winograd_tile" and raw == "auto":
             return raw
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
-            raise ValueError(f"{key}={raw}: expected an integer") from None
+            raise ValueError(f"{key}={raw}: expected an integer"
+                             + (" or auto" if key == "winograd_tile" else "")) from None
+        if key == "winograd_tile" and value not in (2, 4):
+            raise ValueError(f"{key}={raw}: expected 2, 4 or auto")
+        if value < 1:
+            raise ValueError(f"{key}={raw}: expected an integer >= 1")
+        return value
+    if key in FORMULATIONS:
+        return _check_formulation(key, raw, FORMULATIONS[key])
     return raw
 
 
 def parse_policy(spec: str) -> ConvPolicy:
     """A policy from its text form (``Config.conv_policy``): ``""`` the default, ``"plain"``
     :data:`PLAIN`, else comma-separated ``field=value`` changes of the default, e.g.
-    ``small=lax,winograd_tile=4`` or ``small.wgrad=lax``. ValueError naming a bad item."""
+    ``small=lax,winograd_tile=4`` or ``small.wgrad=lax``. ValueError naming a bad item.
+
+    ``"auto"`` names no fixed policy (it is this CPU's autotuned choice): :func:`policy_for`
+    resolves it; here it is a ValueError."""
     spec = spec.strip()
     if spec in ("", "default"):
         return DEFAULT_POLICY
     if spec == "plain":
         return PLAIN
+    if spec == "auto":
+        raise ValueError("auto: the autotuned policy of this CPU, resolved by policy_for(config), not a fixed "
+                         "policy")
     fields = {f.name: f.default for f in dataclasses.fields(ConvPolicy)}
     changes, small = {}, dict(dataclasses.asdict(DEFAULT_POLICY.small))
     for item in spec.split(","):
@@ -146,9 +179,9 @@ def parse_policy(spec: str) -> ConvPolicy:
         if key.startswith("small."):
             if key[6:] not in OPS:
                 raise ValueError(f"{key}: expected small.OP with OP one of {', '.join(OPS)}")
-            small[key[6:]] = raw
+            small[key[6:]] = _check_formulation(key, raw, SMALL_FORMULATIONS)
         elif key == "small":
-            small = dict.fromkeys(OPS, raw)
+            small = dict.fromkeys(OPS, _check_formulation(key, raw, SMALL_FORMULATIONS))
         elif key in fields:
             changes[key] = _parse_value(key, raw, fields[key])
         else:
@@ -173,5 +206,16 @@ def policy_spec(policy: ConvPolicy) -> str:
 
 def policy_for(config) -> ConvPolicy:
     """The conv policy of a run: ``config.conv_policy`` (:func:`parse_policy`), or :data:`PLAIN`
-    when ``config.fast_conv`` is off."""
-    return parse_policy(config.conv_policy) if config.fast_conv else PLAIN
+    when ``config.fast_conv`` is off.
+
+    ``"auto"``: the choice cached for this CPU and the config's setting by the autotune
+    (:mod:`gan_jax.ops.autotune`; ``gan-jax train`` runs it first when there is none), else the
+    default. Only a cache lookup, so it is safe while tracing; on other backends the default."""
+    if not config.fast_conv:
+        return PLAIN
+    if config.conv_policy.strip() == "auto":
+        from gan_jax.ops import autotune
+
+        spec = autotune.lookup(config) if autotune.applies() else None
+        return DEFAULT_POLICY if spec is None else parse_policy(spec)
+    return parse_policy(config.conv_policy)
