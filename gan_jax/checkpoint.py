@@ -41,7 +41,8 @@ from gan_jax.errors import UserError
 log = logging.getLogger(__name__)
 
 SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width", "d_norm", "num_classes",
-                  "task", "scale", "pool_size", "conditioning", "population", "latent_code", "mapping_layers")
+                  "task", "scale", "pool_size", "conditioning", "population", "latent_code", "mapping_layers",
+                  "label_input")
 """Config fields that determine the shapes of the saved state (checked only where the saved
 signature has the field, so checkpoints from before a field was added stay loadable)."""
 

@@ -189,3 +189,31 @@ def test_acgan_config_and_checkpoint_signature(name, dataset):
     projection = dataclasses.replace(config, conditioning="projection")
     with pytest.raises(UserError, match="conditioning: checkpoint has 'projection', config has 'acgan'"):
         _check_signature(signature(projection), signature(config), "ckpt", 1)
+
+
+@pytest.mark.parametrize("changes", [dict(num_classes=0), dict(model="resnet", num_classes=10)])
+def test_label_input_needs_the_conditional_dcgan(tiny_config, changes):
+    with pytest.raises(UserError, match="label_input=True: only for the class-conditional DCGAN"):
+        configs.validate(dataclasses.replace(tiny_config, label_input=True, **changes))
+
+
+def test_projection_generator_takes_the_label_beside_z_with_label_input(tiny_config):
+    """``label_input`` gives the projection model's G the ACGAN label path: 10 more rows in its
+    first kernel, the label changes the image at init, and SeFa reads only the z rows."""
+    from gan_jax import edit
+
+    plain, beside = (dataclasses.replace(tiny_config, num_classes=10, label_input=flag, fast_conv=False)
+                     for flag in (False, True))
+    z = jax.random.normal(jax.random.PRNGKey(0), (4, tiny_config.z_dim))
+    shapes, label_effect = {}, {}
+    for config in (plain, beside):
+        g_net = models.build(config)[0]
+        variables = g_net.init(jax.random.PRNGKey(0), z, jnp.zeros(4, jnp.int32), train=False)
+        shapes[config.label_input] = edit.first_layer_weight(
+            variables["params"], config.z_dim, models.dcgan.inputs_beside_z(config)).shape
+        a, b = (g_net.apply(variables, z, jnp.full(4, k, jnp.int32), train=True, mutable="batch_stats")[0]
+                for k in (0, 7))
+        label_effect[config.label_input] = float(jnp.abs(a - b).mean())
+    assert shapes[False] == shapes[True]  # [D, Z]: the label rows are left out
+    assert label_effect[True] > 5 * label_effect[False]  # more than the N(1, 0.02) BatchNorm tables
+    assert signature(beside)["label_input"] and not signature(plain)["label_input"]

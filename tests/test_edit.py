@@ -146,18 +146,23 @@ def test_attribute_direction_finds_the_attribute():
     assert float(jnp.mean(up > down)) > 0.9  # moving along it raises the attribute
 
 
-def test_class_mix_moves_one_class_into_another(tiny_config):
+@pytest.mark.parametrize("label_input", [False, True])
+def test_class_mix_moves_one_class_into_another(tiny_config, label_input):
     from gan_jax.sampling import latent_generator
 
-    config = dataclasses.replace(tiny_config, num_classes=3, fast_conv=False)
+    config = dataclasses.replace(tiny_config, num_classes=3, fast_conv=False, label_input=label_input)
     variables = _generator(config)[1]
     z = jax.random.normal(jax.random.PRNGKey(0), (2, 16))
-    strip = edit.class_morph(latent_generator(config, 0), variables, z, 0, 2, jnp.array([0.0, 1.0]))
+    strip = edit.class_morph(latent_generator(config, 0), variables, z, 0, 2, jnp.array([0.0, 1.0]),
+                             label_input=label_input)
     assert strip.shape == (2, 2, 28, 28, 1)
     both = jax.jit(lambda v, z: [latent_generator(config, k)(v, z) for k in (0, 2)])(variables, z)
     np.testing.assert_allclose(strip[:, 0], both[0], atol=1e-5)
     np.testing.assert_allclose(strip[:, 1], both[1], atol=1e-5)
     assert float(jnp.abs(both[0] - both[1]).max()) > 1e-3
+    if label_input:  # mixing only the BatchNorm tables leaves the label beside z at class 0
+        bn_only = edit.class_morph(latent_generator(config, 0), variables, z, 0, 2, jnp.array([1.0]))
+        assert float(jnp.abs(bn_only[:, 0] - both[1]).max()) > 1e-3
 
 
 def test_masks_shapes_coverage_and_determinism():
@@ -405,13 +410,13 @@ def test_class_strip_is_class_morph(tiny_config):
     from gan_jax.edit import directions
     from gan_jax.sampling import latent_generator
 
-    config = dataclasses.replace(tiny_config, num_classes=3, fast_conv=False)
+    config = dataclasses.replace(tiny_config, num_classes=3, fast_conv=False, label_input=True)
     variables = _generator(config)[1]
     z = jax.random.normal(jax.random.PRNGKey(0), (2, 16))
     spec = directions.parse_spec("class:0-2", z_dim=16, num_classes=3)
     strip = directions.strip(spec, config, variables, z, jnp.array([0.0, 1.0]), jax.random.PRNGKey(0))
     np.testing.assert_array_equal(strip, edit.class_morph(latent_generator(config, 0), variables, z, 0, 2,
-                                                          jnp.array([0.0, 1.0])))
+                                                          jnp.array([0.0, 1.0]), label_input=True))
 
 
 def test_first_block_features_in_chunks_equal_one_call(tiny_config):

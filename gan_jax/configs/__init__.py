@@ -80,6 +80,9 @@ def validate(config: Config) -> Config:
         if not 2 <= config.latent_code <= config.z_dim:
             raise UserError(f"latent_code={config.latent_code}: expected 0 (off) or 2..z_dim ({config.z_dim}) "
                             f"categories")
+    if config.label_input and (config.model != "dcgan" or not config.num_classes):
+        raise UserError(f"label_input=True: only for the class-conditional DCGAN (model=dcgan, num_classes >= 2); "
+                        f"got model={config.model!r}, num_classes={config.num_classes}")
     if config.conditioning == "acgan" and not config.num_classes:
         raise UserError("conditioning=acgan: expected num_classes >= 2 (the classes of the auxiliary classifier)")
     if not config.aux_weight >= 0:
@@ -114,10 +117,12 @@ def validate(config: Config) -> Config:
         parse_policy(config.augment)
     except ValueError as e:
         raise UserError(f"augment={config.augment!r}: {e}") from None
-    try:
-        parse_conv_policy(config.conv_policy)
-    except ValueError as e:
-        raise UserError(f"conv_policy={config.conv_policy!r}: {e}") from None
+    if config.conv_policy.strip() != "auto":  # auto: the autotuned policy of this CPU (gan_jax.ops.autotune)
+        try:
+            parse_conv_policy(config.conv_policy)
+        except ValueError as e:
+            from gan_jax.ops.policy import SPEC_FORMS
+            raise UserError(f"conv_policy={config.conv_policy!r}: {e} (conv_policy: expected {SPEC_FORMS})") from None
     for key in ("noise_sigma", "l1_weight", "feature_weight", "cycle_weight", "identity_weight"):
         if not getattr(config, key) >= 0:
             raise UserError(f"{key}={getattr(config, key)}: expected a value >= 0")

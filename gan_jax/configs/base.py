@@ -35,7 +35,8 @@ class Config:
     """A registered model (:mod:`gan_jax.models`) or an import path ``module:attr``: ``dcgan`` (28/32/64 px), ``sngan_cnn`` (DCGAN's G with the SNGAN paper's 7-conv standard
     CNN D; ``d_norm`` spectral or none), ``resnet`` (SNGAN's ResNets; 32 px, or any S * 2**k px
     with 3 <= S <= 7, e.g. 28), ``stylegan2`` (task=style), ``r3gan`` (R3GAN's ConvNets), ``unet``
-    and ``srgan`` (the image-to-image tasks)."""
+    and ``srgan`` (the image-to-image tasks), ``unet_noskip`` (task=cyclegan: the U-Net without
+    its long skips, 3 residual blocks at the bottom)."""
     z_dim: int = 100
     num_classes: int = 0
     """Class-conditional models when > 0 (conditional-BatchNorm G, and D as ``conditioning``
@@ -45,6 +46,11 @@ class Config:
     the logit gains <embed(y), features>) or ``acgan`` (Odena et al. 2017: D takes no label
     and has an auxiliary head of class logits; G also takes the one-hot label beside z; D
     minimises ``aux_weight`` * the class cross-entropy on real images, G on its fakes)."""
+    label_input: bool = False
+    """Class-conditional DCGAN: G also takes the one-hot label beside z, at its first transposed
+    conv, as well as through conditional BatchNorm (always on for ``conditioning=acgan``).
+    Conditional BatchNorm alone starts almost class-blind and learns the classes slowly
+    (``experiments/acgan/results.md``)."""
     aux_weight: float = 1.0
     """Weight of ACGAN's auxiliary classification loss (``conditioning=acgan``) and of InfoGAN's
     code loss (``latent_code``)."""
@@ -58,7 +64,7 @@ class Config:
     d_width: int = 64
     d_norm: str = "batch"
     """Normalisation in D: ``batch`` (DCGAN), ``spectral`` (SNGAN: spectral norm on every
-    conv), ``none``, or ``instance`` (per image; the PatchGAN D of model=unet only).
+    conv), ``none``, or ``instance`` (per image; the PatchGAN D of model=unet or unet_noskip only).
     Gradient penalties need ``spectral`` or ``none``: BatchNorm would mix their
     per-sample gradients."""
     fast_conv: bool = True
@@ -66,7 +72,11 @@ class Config:
     every conv the plain ``lax`` op."""
     conv_policy: str = ""
     """How the fast convs compute each op (:func:`gan_jax.ops.parse_policy`): '' the library
-    default, or ``field=value`` changes of it, e.g. ``small=lax,winograd_tile=4``."""
+    default, or ``field=value`` changes of it, e.g. ``small=lax,winograd_tile=4``; or ``auto``: the
+    policy a short autotune measured fastest on this CPU for the run's setting, cached per CPU
+    model and ISA under ``~/.cache/gan_jax/`` (:mod:`gan_jax.ops.autotune`; timed at the first run
+    without an entry; the default policy off the CPU and in multi-process runs). ``gan-jax bench
+    --autotune`` measures afresh, stores the choice and shows what each candidate measured."""
     compute_dtype: str = "float32"
     """``float32`` or ``bfloat16`` (bf16 compute, float32 master weights; for GPU/TPU)."""
     # --- objective and optimisation ---------------------------------------
@@ -116,7 +126,9 @@ class Config:
     steps_per_call: int = 1
     """Fuse K train steps into one compiled call (``lax.scan``): less dispatch overhead for
     small models. ``log_every``, ``sample_every``, ``checkpoint_every`` and ``eval_every``
-    must be multiples of K."""
+    must be multiples of K. Single-process, single-member runs start warm: single steps
+    while the K-step program compiles in the background, then fused calls from the next
+    multiple of K (same results; :func:`gan_jax.parallel.fused_warm_start`)."""
     population: int = 1
     """Train P independent GANs at once (``jax.vmap``); member i has seed ``seed + i`` and
     writes its samples and metrics under ``members/i/`` in the run directory."""

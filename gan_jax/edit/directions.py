@@ -153,24 +153,42 @@ def attribute_direction(g: Callable, variables, score: Callable, key: jax.Array,
     return normal
 
 
-def class_mix(variables, source: int, target: int, t) -> dict:
+def class_mix(variables, source: int, target: int, t, label_rows_from: int | None = None) -> dict:
     """G's variables with every per-class table's row ``source`` replaced by
     (1 - t) row[source] + t row[target]; G(z, label=source) then moves towards class
     ``target`` as t goes from 0 to 1 (t outside [0, 1] extrapolates). Per-class tables are
-    the ``embedding`` parameters (conditional BatchNorm gamma/beta)."""
+    the ``embedding`` parameters (conditional BatchNorm gamma/beta) and, for a G that takes
+    the one-hot label beside z [B, Z] (``label_input``; pass ``label_rows_from`` = Z), the
+    label rows Z .. Z + K - 1 of the kernel that takes [z, one-hot]: the one-hot enters
+    linearly, so mixing its rows is drawing with the label (1 - t) e_source + t e_target."""
+    def mix_rows(leaf, axis, offset=0):
+        rows = jnp.moveaxis(leaf, axis, 0)
+        a, b = offset + source, offset + target
+        return jnp.moveaxis(rows.at[a].set((1 - t) * rows[a] + t * rows[b]), 0, axis)
+
+    num_classes = {leaf.shape[0] for path, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]
+                   if getattr(path[-1], "key", None) == "embedding"}
+
     def mix(path, leaf):
-        if getattr(path[-1], "key", None) != "embedding":
-            return leaf
-        return leaf.at[source].set((1 - t) * leaf[source] + t * leaf[target])
+        name = getattr(path[-1], "key", None)
+        if name == "embedding":
+            return mix_rows(leaf, 0)
+        if (name == "kernel" and label_rows_from is not None and leaf.ndim >= 2
+                and leaf.shape[-2] in {label_rows_from + k for k in num_classes}):
+            return mix_rows(leaf, leaf.ndim - 2, label_rows_from)
+        return leaf
 
     return jax.tree_util.tree_map_with_path(mix, variables)
 
 
-@functools.partial(jax.jit, static_argnames="g")
-def class_morph(g: Callable, variables, z: jax.Array, source, target, strengths: jax.Array) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("g", "label_input"))
+def class_morph(g: Callable, variables, z: jax.Array, source, target, strengths: jax.Array,
+                label_input: bool = False) -> jax.Array:
     """Images [B, S, H, W, C] of latents z [B, Z] as class ``source`` moves towards ``target``
-    by each of ``strengths`` [S] (:func:`class_mix`); ``g(variables, z)`` must draw class ``source``."""
-    images = jax.vmap(lambda t: g(class_mix(variables, source, target, t), z))(strengths)  # [S, B, ...]
+    by each of ``strengths`` [S] (:func:`class_mix`); ``g(variables, z)`` must draw class ``source``.
+    ``label_input``: G also takes the one-hot label beside z (mixed too)."""
+    rows_from = z.shape[-1] if label_input else None
+    images = jax.vmap(lambda t: g(class_mix(variables, source, target, t, rows_from), z))(strengths)  # [S, B, ...]
     return jnp.swapaxes(images, 0, 1)
 
 
@@ -305,9 +323,10 @@ def direction_vector(spec: DirectionSpec, config, variables, key: jax.Array, *, 
     ``config`` with generator ``variables``; ``key`` draws the latents GANSpace and InterFaceGAN
     directions are fitted on (``num_samples`` of them, conditional models in class ``label``)."""
     from gan_jax import models, sampling
+    from gan_jax.models.dcgan import inputs_beside_z
 
     if spec.kind == "sefa":
-        weight = first_layer_weight(variables["params"], config.z_dim, config.latent_code)
+        weight = first_layer_weight(variables["params"], config.z_dim, inputs_beside_z(config))
         return sefa(weight, spec.index + 1)[spec.index]
     if spec.kind == "ganspace":
         z = jax.random.normal(key, (num_samples, config.z_dim))
@@ -330,10 +349,12 @@ def strip(spec: DirectionSpec, config, variables, z: jax.Array, strengths: jax.A
     by each strength (:func:`class_morph`: 0 = A, 1 = B). Other arguments as in
     :func:`direction_vector`."""
     from gan_jax import sampling
+    from gan_jax.models.dcgan import takes_label_input
 
     if spec.kind == "class":
         source, target = spec.classes
-        images = class_morph(sampling.latent_generator(config, source), variables, z, source, target, strengths)
+        images = class_morph(sampling.latent_generator(config, source), variables, z, source, target, strengths,
+                             label_input=takes_label_input(config))
         return np.asarray(images)
     g = sampling.latent_generator(config, label)
     direction = direction_vector(spec, config, variables, key, label=label, num_samples=num_samples,

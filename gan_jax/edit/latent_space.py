@@ -103,6 +103,7 @@ def z_space(config, label: int | None = None, features: Callable | None = None) 
     """The z space of a run that samples (conditional models: every image of class ``label``).
     ``features``: what GANSpace takes principal components of (default: G's first block)."""
     from gan_jax import models, sampling
+    from gan_jax.models.dcgan import inputs_beside_z
 
     g = sampling.latent_generator(config, label)
     z_dim = config.z_dim
@@ -111,7 +112,7 @@ def z_space(config, label: int | None = None, features: Callable | None = None) 
         return jax.random.normal(key, (*batch, z_dim))
 
     def sefa_weight(variables):
-        return first_layer_weight(variables["params"], z_dim, config.latent_code)
+        return first_layer_weight(variables["params"], z_dim, inputs_beside_z(config))
 
     def first_block(variables, z, progress=False):
         labels = None if label is None else jnp.full((z.shape[0],), label)

@@ -157,11 +157,22 @@ def validate(config) -> None:
     _no_instance_norm(config)
 
 
+def takes_label_input(config) -> bool:
+    """Whether ``config``'s generator takes the one-hot label beside z (``label_input``, ACGAN)."""
+    return config.model == "dcgan" and config.num_classes > 0 and (config.label_input or config.conditioning == "acgan")
+
+
+def inputs_beside_z(config) -> int:
+    """How many inputs enter G's first layer after z's ``z_dim``: the one-hot label
+    (:func:`takes_label_input`), then InfoGAN's one-hot code (``latent_code``)."""
+    return (config.num_classes if takes_label_input(config) else 0) + config.latent_code
+
+
 def build(config, axis_name: str | None = None):
     """DCGAN's (Generator, Discriminator) for ``config``."""
     common = dict(resolution=config.resolution, channels=config.channels, conv_policy=policy_for(config),
                   axis_name=axis_name, dtype=compute_dtype(config), num_classes=config.num_classes)
-    return (Generator(width=config.g_width, label_input=config.conditioning == "acgan", code=config.latent_code,
+    return (Generator(width=config.g_width, label_input=takes_label_input(config), code=config.latent_code,
                       **common),
             Discriminator(width=config.d_width, norm=config.d_norm, conditioning=config.conditioning,
                           code=config.latent_code, **common))

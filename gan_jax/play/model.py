@@ -160,6 +160,7 @@ class RunModel:
         classifier) one InterFaceGAN direction per class ("towards class k"). Cached per
         checkpoint, EMA and (for the classifier's) class."""
         from gan_jax.edit import first_layer_weight, sefa
+        from gan_jax.models.dcgan import inputs_beside_z
 
         variables, step = self.variables(checkpoint, ema)
         key = (step, checkpoint == "best", ema, label if self.classifier is not None else None)
@@ -169,8 +170,8 @@ class RunModel:
         names, vectors = [], []
         if self.num_sefa:
             names += [f"SeFa {i}" for i in range(self.num_sefa)]
-            vectors.append(np.asarray(sefa(first_layer_weight(variables["params"], self.config.z_dim, self.config.latent_code),
-                                           self.num_sefa)))
+            weight = first_layer_weight(variables["params"], self.config.z_dim, inputs_beside_z(self.config))
+            vectors.append(np.asarray(sefa(weight, self.num_sefa)))
         if self.classifier is not None:
             k = self.classifier.info["num_classes"]
             names += [f"towards class {c}" for c in range(k)]
@@ -215,9 +216,12 @@ def _programs(config) -> tuple:
     """The jitted ``sample(variables, z, labels)`` and ``edit(...)`` of ``config``'s generator (shared by
     every :class:`RunModel` of an equal config in this process)."""
     from gan_jax import sampling
+    from gan_jax.models.dcgan import takes_label_input
 
     sample = sampling.make_sample_fn(config)
-    return sampling.jitted_sampler(config), jax.jit(functools.partial(_edit, sample, bool(config.num_classes)))
+    label_rows_from = config.z_dim if takes_label_input(config) else None
+    edit = functools.partial(_edit, sample, bool(config.num_classes), label_rows_from)
+    return sampling.jitted_sampler(config), jax.jit(edit)
 
 
 @functools.lru_cache(maxsize=8)
@@ -233,12 +237,13 @@ def _best_steps(workdir: str) -> list[int]:
     return runlog._numbered_dirs(wd.best_checkpoint_dir(workdir))
 
 
-def _edit(sample, conditional: bool, variables, z, directions, strengths, labels, target, mix):
+def _edit(sample, conditional: bool, label_rows_from, variables, z, directions, strengths, labels, target, mix):
     """``sample`` of z [1, Z] + strengths [K] @ directions [K, Z]; conditional runs with
-    class ``labels[0]``'s per-class parameters mixed ``mix`` towards class ``target``."""
+    class ``labels[0]``'s per-class parameters mixed ``mix`` towards class ``target``
+    (:func:`gan_jax.edit.class_mix`; ``label_rows_from``: Z for a G that takes the label beside z)."""
     from gan_jax.edit import class_mix
 
     z = z + (strengths @ directions)[None]
     if conditional:
-        variables = class_mix(variables, labels[0], target, mix)
+        variables = class_mix(variables, labels[0], target, mix, label_rows_from)
     return sample(variables, z, labels)
