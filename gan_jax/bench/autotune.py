@@ -52,6 +52,7 @@ def measure_steps(config, specs: Sequence[str], *, rounds: int = 15, min_rounds:
     import jax
     import jax.numpy as jnp
 
+    from gan_jax.bench.throughput import interleaved_times
     from gan_jax.tasks import init_state, make_train_step
 
     def reason(e: Exception) -> str:
@@ -81,21 +82,9 @@ def measure_steps(config, specs: Sequence[str], *, rounds: int = 15, min_rounds:
     if log:
         log(f"  compiled {len(runs)} candidates in {time.perf_counter() - t0:.1f} s"
             + "".join(f"; {s or 'default'!r} FAILED: {why}" for s, why in failed.items()))
-    times = {spec: [] for spec in runs}
     if not runs:
-        return times, failed
-    for run in runs.values():
-        for _ in range(warmup):
-            run()
-    names, start = list(runs), time.perf_counter()
-    for i in range(rounds):
-        if i >= min_rounds and time.perf_counter() - start > budget_s:
-            break
-        for spec in names[i % len(names):] + names[:i % len(names)]:
-            t = time.perf_counter()
-            runs[spec]()
-            times[spec].append(time.perf_counter() - t)
-    return times, failed
+        return {}, failed
+    return interleaved_times(runs, rounds, warmup, min_rounds=min_rounds, budget_s=budget_s), failed
 
 
 def _runner(compiled, state, batch) -> Callable[[], None]:
@@ -184,6 +173,9 @@ def main(args, settings: list) -> int:
     for spec, config in settings:
         _, result = resolve_spec(config, force=True, candidates=candidates,
                                  measure=lambda c, specs: measure_steps(c, specs, log=_log))
+        if result is None:  # no candidate could be timed: resolve_spec said why
+            out["settings"][spec] = {"key": autotune.cache_key(config, cpu), "chosen": "", "times_s": {}}
+            continue
         print("\n" + table(spec, result, cpu))
         out["settings"][spec] = {"key": autotune.cache_key(config, cpu), "chosen": result.spec,
                                  "seconds": result.seconds, "times_s": result.times, "failed": result.failed}

@@ -123,15 +123,19 @@ def compiled_flops(compiled) -> float:
     return float(cost.get("flops", float("nan")))
 
 
-def interleaved_times(runs: dict, rounds: int, warmup: int) -> dict[str, list[float]]:
+def interleaved_times(runs: dict, rounds: int, warmup: int, *, min_rounds: int | None = None,
+                      budget_s: float | None = None) -> dict[str, list[float]]:
     """Seconds per call of every ``runs[name]()``: ``warmup`` calls each in turn, then ``rounds``
-    rounds of one call each, the order rotating every round, so machine noise hits all alike."""
+    rounds of one call each, the order rotating every round, so machine noise hits all alike.
+    With ``budget_s``: stop after ``min_rounds`` rounds once the rounds have taken that long."""
     for run in runs.values():
         for _ in range(warmup):
             run()
     times = {name: [] for name in runs}
-    names = list(runs)
+    names, begun = list(runs), time.perf_counter()
     for i in range(rounds):
+        if budget_s is not None and i >= (min_rounds or 0) and time.perf_counter() - begun > budget_s:
+            break
         for name in names[i % len(names):] + names[:i % len(names)]:
             start = time.perf_counter()
             runs[name]()
@@ -520,6 +524,14 @@ def main(argv=None) -> int:
         args.scan = tuple(int(k) for k in args.scan.split(",") if k.strip())
     except ValueError:
         raise SystemExit(f"--scan {args.scan}: expected comma-separated steps per call, e.g. 4 or 2,4") from None
+    from gan_jax.errors import UserError
+    from gan_jax.files import check_output_file
+    for option, path in (("--json", args.json), ("--plot", args.plot)):
+        try:
+            if path:
+                check_output_file(path, option)  # before minutes of timing, not after
+        except UserError as e:
+            raise SystemExit(f"error: {e}") from None
     if args.autotune:
         from gan_jax.bench.autotune import main as autotune_main
         return autotune_main(args, [parse_setting(s.strip(), args.width, args.dtype) for s in args.settings.split(",")])

@@ -238,10 +238,8 @@ def lookup(config) -> str | None:
     """The cached choice for ``config`` on this CPU, without timing anything (None: none yet,
     or the cache is unreadable: a warning says so once)."""
     path, key = cache_path(), cache_key(config)
-    if (path, key) in _CHOSEN:
-        return _CHOSEN[(path, key)]
     try:
-        entry = read_cache(path).get(key)
+        return _cached(path, key)[0]
     except CacheError as e:
         if path not in _WARNED:
             _WARNED.add(path)
@@ -249,10 +247,18 @@ def lookup(config) -> str | None:
                           f"policy until it is measured again (gan-jax train or gan-jax bench --autotune)",
                           stacklevel=2)
         return None
+
+
+def _cached(path: str, key: str) -> tuple[str | None, bool]:
+    """(the choice cached for ``key``, whether it was read from ``path`` now rather than from this
+    process's memory); (None, False) when there is none. CacheError: the file is unreadable."""
+    if (path, key) in _CHOSEN:
+        return _CHOSEN[(path, key)], False
+    entry = read_cache(path).get(key)
     if entry is None:
-        return None
+        return None, False
     _CHOSEN[(path, key)] = entry["spec"]
-    return entry["spec"]
+    return entry["spec"], True
 
 
 def resolve(config, measure: Measure, *, force: bool = False, candidates: Sequence[str] = CANDIDATES,
@@ -270,18 +276,16 @@ def resolve(config, measure: Measure, *, force: bool = False, candidates: Sequen
     cpu, path = cpu_id(), cache_path()
     key = cache_key(config, cpu)
     if not force:
-        if (path, key) in _CHOSEN:
-            return _CHOSEN[(path, key)], None
         try:
-            entry = read_cache(path).get(key)
+            spec, from_file = _cached(path, key)
         except CacheError as e:
             warnings.warn(f"conv_policy=auto: the autotune cache is unreadable ({e}); measuring again and "
                           f"rewriting it", stacklevel=2)
-            entry = None
-        if entry is not None:
-            _CHOSEN[(path, key)] = entry["spec"]
-            log(f"conv_policy=auto: {entry['spec'] or 'default'!r} (autotuned for {cpu.model}, cached in {path})")
-            return entry["spec"], None
+            spec, from_file = None, False
+        if spec is not None:
+            if from_file:
+                log(f"conv_policy=auto: {spec or 'default'!r} (autotuned for {cpu.model}, cached in {path})")
+            return spec, None
     log(f"conv_policy=auto: timing {len(candidates)} conv policies for {setting_key(config)} on {cpu.model} "
         f"(once per CPU and setting; cached in {path}) ...")
     result = autotune(config, measure, candidates)
