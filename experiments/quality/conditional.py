@@ -120,4 +120,9 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from gan_jax.errors import UserError
+
+    try:
+        main()
+    except UserError as e:
+        sys.exit(f"error: {e}")
