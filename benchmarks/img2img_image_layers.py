@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from gan_jax import configs
-from gan_jax.bench.throughput import interleaved_times
+from gan_jax.bench.timing import interleaved_times
 from gan_jax.tasks import init_state, make_train_step
 
 

@@ -10,7 +10,7 @@ prints what each candidate measured::
     python benchmarks/throughput.py --autotune --settings dcgan28:64,dcgan64:64 --json autotune.json
 
 Every candidate is compiled first, then the candidates run one step each in turn (the order
-rotating each round, as in :func:`gan_jax.bench.throughput.interleaved_times`), so machine
+rotating each round, as in :func:`gan_jax.bench.timing.interleaved_times`), so machine
 noise hits them alike: ``rounds`` rounds, fewer (but at least ``min_rounds``) once the timed
 rounds have taken ``budget_s`` seconds. Compiling dominates: about 3 s per candidate at 28 px
 on 2 quiet cores (more on a loaded machine, and at 64 px).
@@ -52,7 +52,7 @@ def measure_steps(config, specs: Sequence[str], *, rounds: int = 15, min_rounds:
     import jax
     import jax.numpy as jnp
 
-    from gan_jax.bench.throughput import interleaved_times
+    from gan_jax.bench.timing import interleaved_times
     from gan_jax.tasks import init_state, make_train_step
 
     def reason(e: Exception) -> str:

@@ -112,7 +112,8 @@ def main(argv=None) -> int:
     p.add_argument("--json")
     args = p.parse_args(argv)
 
-    from gan_jax.bench.throughput import _torch_variant, interleaved_times, parse_setting
+    from gan_jax.bench.throughput import _torch_variant, parse_setting
+    from gan_jax.bench.timing import interleaved_times
 
     spec, config = parse_setting(args.setting, 64, "float32")
     runs = {}

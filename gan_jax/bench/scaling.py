@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from gan_jax.bench.throughput import interleaved_times
+from gan_jax.bench.timing import interleaved_times
 
 SETTING = dict(resolution=28, channels=1, g_width=64, d_width=64, z_dim=100)
 

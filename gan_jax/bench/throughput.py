@@ -48,6 +48,8 @@ import sys
 import time
 from typing import Callable
 
+from gan_jax.bench.timing import interleaved_times
+
 
 CUDA_INDUCTOR_DEFAULT = {"layout_optimization": False}
 """torch.compile options on CUDA unless ``--inductor`` is given: with inductor's layout optimisation
@@ -121,26 +123,6 @@ def compiled_flops(compiled) -> float:
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, (list, tuple)) else cost
     return float(cost.get("flops", float("nan")))
-
-
-def interleaved_times(runs: dict, rounds: int, warmup: int, *, min_rounds: int | None = None,
-                      budget_s: float | None = None) -> dict[str, list[float]]:
-    """Seconds per call of every ``runs[name]()``: ``warmup`` calls each in turn, then ``rounds``
-    rounds of one call each, the order rotating every round, so machine noise hits all alike.
-    With ``budget_s``: stop after ``min_rounds`` rounds once the rounds have taken that long."""
-    for run in runs.values():
-        for _ in range(warmup):
-            run()
-    times = {name: [] for name in runs}
-    names, begun = list(runs), time.perf_counter()
-    for i in range(rounds):
-        if budget_s is not None and i >= (min_rounds or 0) and time.perf_counter() - begun > budget_s:
-            break
-        for name in names[i % len(names):] + names[:i % len(names)]:
-            start = time.perf_counter()
-            runs[name]()
-            times[name].append(time.perf_counter() - start)
-    return times
 
 
 def matmul_peak_gflops(n: int = 2048, repeats: int = 10, dtype: str = "float32") -> float:
