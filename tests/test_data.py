@@ -39,6 +39,19 @@ def test_mnist5k_shape_labels_and_range():
     assert 0.05 < (x > 0).mean() < 0.3            # digits: mostly background
 
 
+def test_mnist5k_held_out_split_is_every_tenth_digit_and_disjoint():
+    full = load_source("mnist5k", resolution=28, channels=1).get(np.arange(5000))[0]
+    test = load_source("mnist5k:test", resolution=28, channels=1)
+    train = load_source("mnist5k:train", resolution=28, channels=1)
+    assert (len(test), len(train)) == (500, 4500)
+    assert np.bincount(test.labels).tolist() == [50] * 10  # the rows are sorted by class
+    np.testing.assert_array_equal(test.get(np.arange(500))[0], full[::10])
+    train_rows = {row.tobytes() for row in train.get(np.arange(4500))[0]}
+    assert not any(row.tobytes() in train_rows for row in test.get(np.arange(500))[0])
+    with pytest.raises(UserError, match=r"mnist5k\[:train\|test\]"):
+        load_source("mnist5k:val", resolution=28, channels=1)
+
+
 def test_mnist5k_resized_to_rgb32():
     src = load_source("mnist5k", resolution=32, channels=3)
     images, _ = src.get(np.array([0, 4999]))

@@ -1,14 +1,19 @@
 """Image editing with the default MNIST GAN: inversion PSNR, inpainting against two baselines, figures.
 
-    gan-jax train                                   # runs/dcgan_mnist (README default)
-    gan-jax train-classifier --dataset mnist5k --out runs/mnist5k_classifier
-    python experiments/edit/run.py --workdir runs/dcgan_mnist --classifier runs/mnist5k_classifier \
-        [--cond-workdir runs/dcgan_cond_mnist]
+    gan-jax train --workdir runs/selfcond_mnist_train --set dataset=mnist5k:train    # selfcond_mnist
+    gan-jax train-classifier --dataset mnist5k --out runs/mnist5k_classifier          # or let run.py train it
+    python experiments/edit/run.py --workdir runs/selfcond_mnist_train --classifier runs/mnist5k_classifier \
+        [--real mnist5k:test] [--cond-workdir runs/dcgan_cond_mnist]
 
 Writes ``results.json`` and the figures (``*.png``) next to this file (or to ``--out``).
-PSNR and L1 are computed on images mapped from [-1, 1] to [0, 1]. The real digits are
-random images of ``mnist5k`` (seed 0), which is the default run's training set: no other
-MNIST is on this machine, so they are not held out.
+PSNR and L1 are computed on images mapped from [-1, 1] to [0, 1]. What is held out: the real
+digits (inversion and inpainting targets) are random images (numpy seed 0) of ``--real``,
+by default ``mnist5k:test`` (every tenth digit of ``mnist5k``, 500), which a run trained on
+``mnist5k:train`` never saw. If the run's training set (its ``config.dataset``) holds any of
+them (e.g. a run on all of ``mnist5k``), the script warns and records it in ``results.json``
+(``real_digits``). Inversion and latent fill start their restarts in the generator's best
+codes (``codes=latent_codes(config)``; 0 for a generator without a code in z). The digit CNN
+(``--classifier``, trained on all of ``mnist5k`` if missing) only scores the latent directions.
 """
 import argparse
 import json
@@ -22,7 +27,9 @@ import numpy as np
 from gan_jax import data, edit, images, models, sampling, workdir as wd
 from gan_jax.checkpoint import restore_run
 from gan_jax.edit import masks
+from gan_jax.metrics import baselines as bl
 from gan_jax.metrics.classifier import load_or_train
+from gan_jax.models.dcgan import inputs_beside_z, latent_codes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,6 +37,21 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def stats(values) -> dict:
     v = np.asarray(values, np.float64)
     return {"mean": float(v.mean()), "std": float(v.std()), "min": float(v.min()), "max": float(v.max()), "n": len(v)}
+
+
+def held_out_report(config, real_spec: str, real: np.ndarray) -> dict:
+    """Whether the run's training set (``config.dataset``) holds any of the ``real`` digits
+    (uint8 [N, H, W, C]), by pixels; warns if it does."""
+    train = data.load_source(config.dataset, resolution=config.resolution, channels=config.channels)
+    prints = {bl.fingerprint(x) for x in train.get(np.arange(len(train)))[0]}
+    shared = int(sum(bl.fingerprint(x) in prints for x in real))
+    report = {"spec": real_spec, "n": len(real), "run_training_set": config.dataset,
+              "in_run_training_set": shared, "held_out": shared == 0}
+    if shared:
+        print(f"WARNING: {shared} of the {len(real)} real digits from {real_spec!r} are in the run's training set "
+              f"{config.dataset!r}: they are NOT held out (train on a split without them, e.g. "
+              f"--set dataset=mnist5k:train, to measure on unseen digits)", flush=True)
+    return report
 
 
 def tile(rows, path, scale=1):
@@ -41,7 +63,9 @@ def tile(rows, path, scale=1):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workdir", default="runs/dcgan_mnist")
+    ap.add_argument("--workdir", default="runs/selfcond_mnist_train")
+    ap.add_argument("--real", default="mnist5k:test",
+                    help="dataset spec of the real digits (held out from the run's training set; default: %(default)s)")
     ap.add_argument("--classifier", default="runs/mnist5k_classifier", help="cache directory of the digit CNN")
     ap.add_argument("--cond-workdir", default=None, help="a dcgan_cond_mnist run, for the class-morph figure")
     ap.add_argument("--out", default=HERE)
@@ -62,19 +86,21 @@ def main():
     g, gv = sampling.latent_generator(config), state.generator_variables()
     g_net, d_net = models.build(config)
     feats, dv = edit.discriminator_features(d_net), {"params": state.d_params, "batch_stats": state.d_stats}
-    z_dim = config.z_dim
-    results = {"workdir": args.workdir, "step": int(state.step), "settings": vars(args)}
-    source = data.load_source("mnist5k", resolution=28, channels=1)
+    z_dim, codes = config.z_dim, latent_codes(config)
+    results = {"workdir": args.workdir, "step": int(state.step), "dataset": config.dataset, "codes": codes,
+               "settings": vars(args)}
+    source = data.load_source(args.real, resolution=config.resolution, channels=config.channels)
     n_real = max(args.num_real, args.num_inpaint)
     picked = np.random.default_rng(0).choice(len(source), n_real, replace=False)  # mnist5k is sorted by class
     real, labels = source.get(picked)
+    results["real_digits"] = {**held_out_report(config, args.real, real), "picked": "numpy seed 0"}
     real = data.to_float(real)
 
     def inversion(targets, key, feature_weight):
         return jax.device_get(edit.invert(g, gv, jnp.asarray(targets), key, z_dim=z_dim, steps=args.steps,
                                           restarts=args.restarts, features=feats if feature_weight else None,
                                           feature_variables=dv if feature_weight else None,
-                                          feature_weight=feature_weight))
+                                          feature_weight=feature_weight, codes=codes))
 
     # (i) Inversion of generated and of real digits.
     z_true = jax.random.normal(jax.random.PRNGKey(1000), (args.num_gen, z_dim))
@@ -106,7 +132,8 @@ def main():
     for mname, m in mask_sets.items():
         t = time.time()
         filled_latent, _ = edit.latent_fill(g, gv, tgt, m, jax.random.PRNGKey(2), z_dim=z_dim,
-                                            steps=args.inpaint_steps, restarts=args.inpaint_restarts)
+                                            steps=args.inpaint_steps, restarts=args.inpaint_restarts,
+                                            codes=codes)
         fills = {"mean fill": edit.mean_fill(tgt, m), "diffusion fill": edit.diffusion_fill(tgt, m),
                  "latent optimisation": filled_latent}
         inp[mname] = {"hole_fraction": float(m.mean())}
@@ -128,7 +155,7 @@ def main():
     strengths = jnp.linspace(-3, 3, 7)
     rows = {}
     base = jnp.concatenate([real_latents[:2], jax.random.normal(jax.random.PRNGKey(4), (1, z_dim))])
-    w = edit.first_layer_weight(gv["params"], z_dim)
+    w = edit.first_layer_weight(gv["params"], z_dim, inputs_beside_z(config))  # z beside the one-hot code
     rows["sefa:0"], rows["sefa:1"] = edit.sefa(w, 2)
     zs = jax.random.normal(jax.random.PRNGKey(5), (2000, z_dim))
     rows["ganspace:0"] = edit.ganspace(edit.first_block_features(g_net, gv, zs), zs, 1)[0]

@@ -1,6 +1,7 @@
 """`load_source(spec, ...)`: turn a dataset spec string into an `ImageSource`.
 
-Specs: ``mnist5k`` (embedded), ``fashion_mnist`` (Debian idx files; ``:train``
+Specs: ``mnist5k`` (embedded; ``:test`` every tenth digit, 500, 50 of each class as the rows
+are sorted by class, ``:train`` the other 4,500), ``fashion_mnist`` (Debian idx files; ``:train``
 the first 60k, ``:test`` the last 10k), ``idx:PATH``, ``tfds:NAME[:SPLIT]``,
 ``folder:PATH``, ``photos[:train|heldout]`` (patches of the photos shipped in
 scikit-learn and matplotlib, :mod:`gan_jax.data.photos`), ``faces100`` (the 100 faces of
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from gan_jax.data.convert import check_target, fit_images
 from gan_jax.data.folder import FolderSource
 from gan_jax.data.idx import read_fashion_mnist, read_idx_dataset
@@ -26,7 +29,7 @@ from gan_jax.data.source import ImageSource
 from gan_jax.data.tfds_loader import load_tfds
 from gan_jax.errors import UserError
 
-SPEC_FORMS = ("mnist5k, fashion_mnist[:train|test], idx:PATH, tfds:NAME[:SPLIT], folder:PATH, "
+SPEC_FORMS = ("mnist5k[:train|test], fashion_mnist[:train|test], idx:PATH, tfds:NAME[:SPLIT], folder:PATH, "
               "photos[:train|heldout], faces100, stacked_mnist")
 
 
@@ -48,6 +51,11 @@ def load_source(spec: str, *, resolution: int, channels: int,
     if not sep and kind == "mnist5k":
         images, labels = read_mnist5k()
         return _in_memory("mnist5k", images, labels, resolution, channels, 10)
+    if kind == "mnist5k" and rest in ("train", "test"):  # held out: every tenth digit
+        images, labels = read_mnist5k()
+        test = np.arange(len(images)) % 10 == 0
+        part = test if rest == "test" else ~test
+        return _in_memory(spec, images[part], labels[part], resolution, channels, 10)
     if not sep and kind == "faces100":
         from gan_jax.data.faces100 import read_faces100
         return _in_memory("faces100", read_faces100(), None, resolution, channels)
