@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_KEYS = ("model", "resolution", "channels", "z_dim", "g_width", "d_width", "d_norm", "num_classes",
                   "task", "scale", "pool_size", "conditioning", "population", "latent_code", "mapping_layers",
-                  "label_input")
+                  "label_input", "cluster_code")
 """Config fields that determine the shapes of the saved state (checked only where the saved
 signature has the field, so checkpoints from before a field was added stay loadable)."""
 

@@ -35,6 +35,7 @@ from gan_jax.logger import MetricsLog
 from gan_jax.parallel import fused_warm_start, make_parallel_step, member_state, stack_trees
 from gan_jax.state import NONFINITE_BITS, GANState
 from gan_jax.tasks import abstract_state, init_state, init_state_async, make_train_step
+from gan_jax.tasks.generate import d_classes
 
 
 class TrainingDiverged(RuntimeError):
@@ -208,7 +209,8 @@ def train_in_memory(config, source, stop_at) -> Iterator[tuple[int, GANState, fl
     training time so far (what the caller does between yields is not counted). The state is
     valid until the generator resumes: the next step takes over its buffers. For experiments
     that evaluate many short runs (``experiments/family/long_run.py``); ``train`` is the
-    checkpointed, logged, multi-device loop.
+    checkpointed, logged, multi-device loop. With ``cluster_code`` the source's images are
+    labelled by their clusters first, as ``train`` does (:func:`data.with_cluster_labels`).
     """
     stop_at = sorted(set(int(t) for t in stop_at))
     if not stop_at or stop_at[0] < 1:
@@ -217,6 +219,8 @@ def train_in_memory(config, source, stop_at) -> Iterator[tuple[int, GANState, fl
     if config.population != 1 or config.steps_per_call != 1:
         raise ValueError(f"population={config.population}, steps_per_call={config.steps_per_call}: "
                          "train_in_memory runs one GAN one step per call; use train for these")
+    if config.cluster_code:
+        source = data.with_cluster_labels(source, config.cluster_code, f"cluster_code={config.cluster_code}")
     return _train_in_memory(config, source, stop_at)
 
 
@@ -225,7 +229,7 @@ def _train_in_memory(config, source, stop_at: list[int]) -> Iterator[tuple[int, 
     step_fn = jax.jit(make_train_step(config), donate_argnums=0)
     state, seconds = init_state(config), 0.0
     with data.Batches(source, config.real_batch_size, seed=config.seed,
-                      with_labels=config.num_classes > 0) as batches:
+                      with_labels=d_classes(config) > 0) as batches:
         t0 = time.perf_counter()
         for t in range(1, stop_at[-1] + 1):
             state, _ = step_fn(state, next(batches))
@@ -445,7 +449,7 @@ def _train(config, workdir: str, progress: bool, stop: _StopSignals, ckpts: Chec
         saved = resumed_meta.get("data") or []
         feeds = [stack.enter_context(data.make_batches(
             source, config.real_batch_size, m.seed, start, pipeline=pipeline, workers=workers,
-            shard_index=jax.process_index(), shard_count=jax.process_count(), with_labels=config.num_classes > 0,
+            shard_index=jax.process_index(), shard_count=jax.process_count(), with_labels=d_classes(config) > 0,
             resume=saved[i] if len(saved) == len(members) else None)) for i, m in enumerate(members)]
         if pipeline == "grain" and primary:
             _print(f"input pipeline: grain, {feeds[0].workers} worker process(es), {len(source)} images "

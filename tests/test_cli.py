@@ -10,7 +10,7 @@ from gan_jax.cli import main
 # One xdist worker runs this file: its module-scoped fixtures are built once.
 pytestmark = pytest.mark.xdist_group("test_cli")
 
-TINY = ["--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "log_every=2",
+TINY = ["--config", "dcgan_mnist", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "log_every=2",
         "--set", "sample_every=2", "--set", "checkpoint_every=2", "--set", "grid_size=4",
         "--batch-size", "8", "--no-progress"]
 
@@ -148,8 +148,11 @@ def _bad_inputs(tmp_path, trained_run):
         "classifier: out is a file": (["train-classifier", "--out", str(a_file)], "is a file"),
         "sample: class of unconditional": (["sample", "--workdir", trained_run, "--class", "3",
                                             "--out", str(tmp_path / "s.png")], "unconditional"),
-        "conditional without labels": (["train", "--workdir", str(tmp_path / "w"), "--set", "num_classes=10",
-                                        "--set", f"dataset=folder:{unlabelled}"], "has no labels"),
+        "conditional without labels": (["train", "--config", "dcgan_mnist", "--workdir", str(tmp_path / "w"),
+                                        "--set", "num_classes=10", "--set", f"dataset=folder:{unlabelled}"],
+                                       "has no labels"),
+        "classes on the self-conditioned default": (["train", "--workdir", str(tmp_path / "w"), "--set", "num_classes=10"],
+                                                    "--set cluster_code=0, or start from --config dcgan_mnist"),
         "unknown subcommand": (["frobnicate"], "invalid choice"),
         "unknown flag": (["train", "--stepz", "3"], "unrecognized arguments"),
         "ill-typed flag": (["train", "--steps", "many"], "invalid int value"),

@@ -150,8 +150,8 @@ def test_evaluate_with_the_default_extractor_names_it(cache, tmp_path, monkeypat
     from gan_jax.cli import main
 
     run = str(tmp_path / "run")
-    assert main(["train", "--workdir", run, "--steps", "2", "--batch-size", "8", "--no-progress",
-                 "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "parallel=jit"]) == 0
+    assert main(["train", "--config", "dcgan_mnist", "--workdir", run, "--steps", "2", "--batch-size", "8",
+                 "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "parallel=jit"]) == 0
     config = wd.load_config(run)
     state, _ = restore_run(run, config)
     de.default_extractor(config, steps=STEPS, progress=False)  # cached with the tiny budget

@@ -39,8 +39,8 @@ def classifier_dir(mnist, tmp_path_factory):
 def tiny_run(tmp_path_factory):
     """A 2-step run of a tiny DCGAN made with the CLI: (workdir, config)."""
     workdir = str(tmp_path_factory.mktemp("eval") / "run")
-    assert main(["train", "--workdir", workdir, "--steps", "2", "--batch-size", "8", "--no-progress",
-                 "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "parallel=jit"]) == 0
+    assert main(["train", "--config", "dcgan_mnist", "--workdir", workdir, "--steps", "2", "--batch-size", "8",
+                 "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16", "--set", "parallel=jit"]) == 0
     from gan_jax import workdir as wd
     return workdir, wd.load_config(workdir)
 

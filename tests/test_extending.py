@@ -96,7 +96,7 @@ def test_the_loss_and_model_do_what_they_say(project):
         # G: mean relu(1 - (f - 1)) = (3 + 1) / 2, mean relu(1 + (r - 0)) = (3 + 1) / 2
         assert float(loss.g_loss(r, f)) == pytest.approx(4.0)
         assert losses.get("my_losses:ra_hinge") == loss
-        config = configs.validate(configs.override(configs.get(), ["model=my_models:mlp", "g_width=32"]))
+        config = configs.validate(configs.override(configs.get("dcgan_mnist"), ["model=my_models:mlp", "g_width=32"]))
         g, d = models.build(config)
         assert isinstance(g, my_models.MLPGenerator) and isinstance(d, my_models.MLPDiscriminator)
         state = tasks.init_state(config)
@@ -126,7 +126,7 @@ def test_names_registered_by_a_script_are_recorded_and_a_missing_module_is_one_l
     script = (
         "import gan_jax, my_models, my_losses\n"
         "from gan_jax import configs\n"
-        "config = configs.override(configs.get(), ['model=mlp', 'loss=ra_hinge', 'steps=2', 'batch_size=16'])\n"
+        "config = configs.override(configs.get('dcgan_mnist'), ['model=mlp', 'loss=ra_hinge', 'steps=2', 'batch_size=16'])\n"
         f"gan_jax.train(config, {str(tmp_path / 'run')!r}, progress=False)\n")
     result = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
                             timeout=600)

@@ -16,7 +16,7 @@ import pytest
 from conftest import QUICK_COMPILE_FLAGS
 
 STEPS = 12
-FLAGS = ["--batch-size", "8", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16",
+FLAGS = ["--config", "dcgan_mnist", "--batch-size", "8", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16",
          "--set", "grid_size=4", "--set", "log_every=1", "--set", "sample_every=3",
          "--set", "checkpoint_every=3", "--set", "checkpoint_minutes=0", "--set", "parallel=sharding",
          "--no-progress"]

@@ -143,7 +143,7 @@ def _free_port() -> int:
 
 def test_two_processes_equal_one_device_and_resume(tmp_path):
     """2 processes x 2 CPU devices (jax.distributed, gloo) == 1 device, also after a resume."""
-    flags = ["--batch-size", "8", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16",
+    flags = ["--config", "dcgan_mnist", "--batch-size", "8", "--set", "g_width=8", "--set", "d_width=8", "--set", "z_dim=16",
              "--set", "grid_size=4", "--set", "log_every=1", "--set", "sample_every=3",
              "--set", "checkpoint_every=3", "--no-progress"]
     multi = str(tmp_path / "multi")

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.xdist_group(__name__)
 
 TINY = ["steps=60", "batch_size=16", "g_width=8", "d_width=8", "lr_g=2e-3", "ema_decay=0.9", "checkpoint_every=30",
         "sample_every=30", "log_every=10", "grid_size=4", "parallel=jit", "checkpoint_async=false"]
-"""The default run's config (dcgan_mnist), made tiny: 60 steps of narrow networks (a few seconds), enough for
+"""The default run's config (selfcond_mnist), made tiny: 60 steps of narrow networks (a few seconds), enough for
 images that span [-1, 1] (after 4 steps BatchNorm's running statistics still scale every image to ~0.005)."""
 SRGAN = ["scale=2", "resolution=32", "g_width=4", "d_width=4", "pretrain_steps=1", "steps=2", "batch_size=8",
          "fast_conv=false", "log_every=1", "sample_every=2", "checkpoint_every=2", "parallel=jit",

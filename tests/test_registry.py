@@ -70,11 +70,11 @@ def test_model_checks_run_in_config_validation(tiny_config, temporary_model):
 
 def test_model_and_task_must_fit():
     with pytest.raises(UserError, match=r"model='unet': task=generate expects model=.*dcgan.*resnet"):
-        configs.validate(dataclasses.replace(configs.get(), model="unet"))
+        configs.validate(dataclasses.replace(configs.get("dcgan_mnist"), model="unet"))
     with pytest.raises(UserError, match=r"model='dcgan': task=pix2pix expects model=unet"):
         configs.validate(dataclasses.replace(configs.get("pix2pix_denoise"), model="dcgan"))
     with pytest.raises(UserError, match=r"model='nope': unknown model; expected one of .*dcgan"):
-        configs.validate(dataclasses.replace(configs.get(), model="nope"))
+        configs.validate(dataclasses.replace(configs.get("dcgan_mnist"), model="nope"))
     with pytest.raises(UserError, match=r"task='nope': unknown task"):
         configs.validate(dataclasses.replace(configs.get(), task="nope"))
 

@@ -102,8 +102,8 @@ def _wait_for_metrics(path, timeout):
 
 def test_sigterm_checkpoints_and_exits_cleanly(tmp_path):
     workdir = str(tmp_path / "run")
-    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "--workdir", workdir, "--steps", "100000",
-           "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=8",
+    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "--config", "dcgan_mnist", "--workdir", workdir,
+           "--steps", "100000", "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=8",
            "--set", "log_every=1", "--set", "checkpoint_every=100000", "--set", "sample_every=100000",
            "--set", "parallel=jit"]
     env = {**os.environ, "XLA_FLAGS": QUICK_COMPILE_FLAGS}
@@ -227,8 +227,8 @@ def test_sigterm_waits_for_the_save_in_flight(tmp_path):
     """Asynchronous saves after almost every step (checkpoint_minutes ~ 6 ms): SIGTERM exits 0
     with its checkpoint written, and every checkpoint left restores."""
     workdir = str(tmp_path / "run")
-    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "--workdir", workdir, "--steps", "100000",
-           "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=8",
+    cmd = [sys.executable, "-m", "gan_jax.cli", "train", "--config", "dcgan_mnist", "--workdir", workdir,
+           "--steps", "100000", "--no-progress", "--set", "g_width=8", "--set", "d_width=8", "--set", "batch_size=8",
            "--set", "log_every=1", "--set", "checkpoint_every=100000", "--set", "sample_every=100000",
            "--set", "checkpoint_minutes=0.0001", "--set", "keep_checkpoints=1000", "--set", "parallel=jit"]
     env = {**os.environ, "XLA_FLAGS": QUICK_COMPILE_FLAGS}

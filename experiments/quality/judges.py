@@ -12,7 +12,7 @@ softmax confidence >= 0.9, the share of each predicted class, and the Fréchet d
 between its penultimate features of the samples and of the half it did **not** train on
 (so "real vs real" is a held-out number, printed as the reference).
 
-    gan-jax sample --workdir runs/dcgan_mnist --num 1000 --out s.npy
+    gan-jax sample --workdir runs/selfcond_mnist --num 1000 --out s.npy
     python experiments/quality/judges.py s.npy [more.npy ...] [--dataset mnist5k] [--json out.json]
 
 Judges are trained on first use (about a minute each on 2 cores) and cached under

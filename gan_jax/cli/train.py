@@ -10,9 +10,9 @@ from gan_jax.errors import UserError
 def add_parsers(sub) -> None:
     p = sub.add_parser("train", help="train a GAN (resumes from the latest checkpoint in --workdir)",
                        description="Train a GAN, or resume the run in --workdir up to --steps.")
-    p.add_argument("--config", default=None, help="named config (default: dcgan_mnist; on resume: "
+    p.add_argument("--config", default=None, help="named config (default: selfcond_mnist; on resume: "
                    "the run's saved config)")
-    p.add_argument("--workdir", default="runs/dcgan_mnist", help="run directory (default: %(default)s)")
+    p.add_argument("--workdir", default="runs/selfcond_mnist", help="run directory (default: %(default)s)")
     p.add_argument("--steps", type=int, help="total number of train steps of the run")
     p.add_argument("--batch-size", type=int, help="global batch size")
     p.add_argument("--seed", type=int, help="random seed (data order, init, noise)")

@@ -9,7 +9,7 @@ from gan_jax.configs.population import member_configs
 from gan_jax.data.pipeline import parse_pipeline
 from gan_jax.errors import UserError
 
-DEFAULT = "dcgan_mnist"
+DEFAULT = "selfcond_mnist"
 _NOT_CONFIGS = ("base", "population")  # the modules of this package that are not named configs
 
 
@@ -80,6 +80,16 @@ def validate(config: Config) -> Config:
         if not 2 <= config.latent_code <= config.z_dim:
             raise UserError(f"latent_code={config.latent_code}: expected 0 (off) or 2..z_dim ({config.z_dim}) "
                             f"categories")
+    if config.cluster_code:
+        if config.model != "dcgan" or config.num_classes or config.latent_code:
+            raise UserError(f"cluster_code={config.cluster_code}: only for the unconditional DCGAN without "
+                            f"latent_code (model=dcgan, num_classes=0, latent_code=0); got model={config.model!r}, "
+                            f"num_classes={config.num_classes}, latent_code={config.latent_code} "
+                            f"(the default config sets cluster_code: add --set cluster_code=0, or start from "
+                            f"--config dcgan_mnist)")
+        if not 2 <= config.cluster_code <= config.z_dim:
+            raise UserError(f"cluster_code={config.cluster_code}: expected 0 (off) or 2..z_dim ({config.z_dim}) "
+                            f"clusters")
     if config.label_input and (config.model != "dcgan" or not config.num_classes):
         raise UserError(f"label_input=True: only for the class-conditional DCGAN (model=dcgan, num_classes >= 2); "
                         f"got model={config.model!r}, num_classes={config.num_classes}")

@@ -60,6 +60,13 @@ class Config:
     G as a one-hot beside z; D's head Q learns to recover it from G's fakes and G to make it
     recoverable (weight ``aux_weight``). No labels are used. Splitting z-space into categories
     lets G draw separate digit shapes instead of blends between them."""
+    cluster_code: int = 0
+    """Self-conditioning (Liu et al. 2020; Sage et al. 2018), unconditional DCGAN only: the
+    training images are split, without labels, into this many equal-size clusters
+    (k-means on PCA'd pixels, :mod:`gan_jax.data.clusters`; 0: off). G's categorical code is read
+    off z as for ``latent_code`` (so G still takes z alone and every editor of z works), and D
+    is a projection discriminator told the cluster: a real image's own, a fake's code. G learns
+    to draw each cluster apart instead of blends between the data's modes."""
     g_width: int = 64
     d_width: int = 64
     d_norm: str = "batch"

@@ -48,15 +48,15 @@ def diffusion_fill(images: jax.Array, masks: jax.Array, iterations: int = 2000) 
     return jax.lax.fori_loop(0, iterations, sweep, mean_fill(images, masks))
 
 
-@functools.partial(jax.jit, static_argnames=("g", "z_dim", "steps", "restarts"))
+@functools.partial(jax.jit, static_argnames=("g", "z_dim", "steps", "restarts", "codes"))
 def latent_fill(g: Callable, variables, images: jax.Array, masks: jax.Array, key: jax.Array, *,
                 z_dim: int, steps: int = 1000, restarts: int = 4, lr: float = 0.1,
-                latent_weight: float = 0.0) -> tuple[jax.Array, Inversion]:
+                latent_weight: float = 0.0, codes: int = 0) -> tuple[jax.Array, Inversion]:
     """Fill the hole with ``g(variables, z)`` for the z that best fits the known pixels
-    (:func:`~gan_jax.edit.invert.invert` with zero weight on the hole). Returns the
-    composite [B, H, W, C] and the inversion."""
+    (:func:`~gan_jax.edit.invert.invert` with zero weight on the hole; ``codes`` as there).
+    Returns the composite [B, H, W, C] and the inversion."""
     found = invert(g, variables, images, key, z_dim=z_dim, weights=1.0 - masks, steps=steps,
-                   restarts=restarts, lr=lr, latent_weight=latent_weight)
+                   restarts=restarts, lr=lr, latent_weight=latent_weight, codes=codes)
     return composite(images, found.images, masks), found
 
 
@@ -101,8 +101,10 @@ def make_inpainter(config, state, method: str = "latent", *, label: int | None =
 
         return fill_with_model
     if tasks.supports(config, "sample"):
+        from gan_jax.models.dcgan import latent_codes
+
         g = latent_generator(config, label)
-        options = {"restarts": 4, **options}  # latent_fill's defaults
+        options = {"restarts": 4, "codes": latent_codes(config), **options}  # latent_fill's defaults
 
         def fill_latent(images, masks, key):
             images, masks = jnp.asarray(images), jnp.asarray(masks)

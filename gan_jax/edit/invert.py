@@ -89,11 +89,28 @@ def _optimiser(lr, steps: int) -> optax.GradientTransformation:
     return optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.01))
 
 
-def _start(targets, key, z_dim, weights, restarts, lr, steps):
-    """Where every restart starts: ((z0 [B, R, Z], optimiser state), pixel weights)."""
+def _code_starts(g, variables, targets, weights, z0, codes: int):
+    """``z0`` [B, R, Z] with restart r of each target moved to the code ranked r (mod ``codes``)
+    for it: the codes ranked by how well G's image of the bare code (z = its one-hot) fits the
+    target (weighted MSE). A generator with a categorical code in z (``latent_code``,
+    ``cluster_code``) is piecewise in it: Adam's gradient never changes the argmax that picks
+    the code, so each restart stays with the code it starts in, and the starts must pick well."""
+    probe = jnp.eye(codes, z0.shape[-1], dtype=z0.dtype)  # code c: z = e_c
+    err = jnp.mean(weights[:, None] * (targets[:, None] - g(variables, probe)[None]) ** 2, axis=(2, 3, 4))
+    chosen = jnp.argsort(err, axis=1)[:, jnp.arange(z0.shape[1]) % codes]  # [B, R]
+    head = z0[..., :codes]
+    head = jnp.where(jax.nn.one_hot(chosen, codes, dtype=bool), head.max(-1, keepdims=True) + 0.5, head)
+    return z0.at[..., :codes].set(head)
+
+
+def _start(targets, key, z_dim, weights, restarts, lr, steps, g=None, variables=None, codes: int = 0):
+    """Where every restart starts: ((z0 [B, R, Z], optimiser state), pixel weights); with
+    ``codes``, the restarts spread over the codes that fit best (:func:`_code_starts`)."""
     if weights is None:
         weights = jnp.ones((*targets.shape[:-1], 1), targets.dtype)
     z0 = jax.random.normal(key, (targets.shape[0], restarts, z_dim), targets.dtype)
+    if codes:
+        z0 = _code_starts(g, variables, targets, weights, z0, codes)
     opt = jax.vmap(jax.vmap(_optimiser(lr, steps).init))(z0)
     return (z0, opt), weights
 
@@ -128,22 +145,24 @@ def _finish(g, variables, z, curves, targets, weights, target_feats, loss_fn) ->
     return Inversion(z_best, g(variables, z_best), pick(final, best), pick(curves, best), final)
 
 
-@functools.partial(jax.jit, static_argnames=("g", "z_dim", "features", "steps", "restarts"))
+@functools.partial(jax.jit, static_argnames=("g", "z_dim", "features", "steps", "restarts", "codes"))
 def invert(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim: int,
            weights: jax.Array | None = None, features: Callable | None = None, feature_variables=None,
            feature_weight: float = 0.1, latent_weight: float = 0.0, steps: int = 1000, restarts: int = 8,
-           lr: float = 0.1) -> Inversion:
+           lr: float = 0.1, codes: int = 0) -> Inversion:
     """Invert ``g(variables, z [N, Z]) -> images [N, H, W, C]`` on ``targets`` [B, H, W, C] in [-1, 1].
 
     ``weights`` [B, H, W, 1]: per-pixel weight of the MSE (default 1; 0 = ignore the pixel).
     ``features(feature_variables, images)``: a pytree of [N, ..., C] feature maps for the
     feature loss (weight ``feature_weight``), or None for pixels only. ``latent_weight``
     adds latent_weight * (mean(z^2) - 1)^2, keeping z near the prior's shell. Restarts start
-    from z ~ N(0, I) drawn with ``key``. One jitted program; :func:`invert_with_progress`
-    computes the same in chunks of steps, with a progress bar.
+    from z ~ N(0, I) drawn with ``key``; for a generator with a categorical code of ``codes``
+    categories in z's first entries (:func:`gan_jax.models.dcgan.latent_codes`), each restart
+    starts in one of the codes whose images fit the target best. One jitted program;
+    :func:`invert_with_progress` computes the same in chunks of steps, with a progress bar.
     """
     loss_fn = _loss_fn(g, variables, features, feature_variables, feature_weight, latent_weight)
-    carry, weights = _start(targets, key, z_dim, weights, restarts, lr, steps)
+    carry, weights = _start(targets, key, z_dim, weights, restarts, lr, steps, g, variables, codes)
     target_feats = _target_features(features, feature_variables, targets)
     (z, _), curves = _advance(carry, targets, weights, target_feats, loss_fn, lr, steps, steps)
     return _finish(g, variables, z, curves, targets, weights, target_feats, loss_fn)
@@ -152,7 +171,7 @@ def invert(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim:
 # The pieces of invert_with_progress. The targets' features are computed in each program that
 # uses them, as in invert's one program: computed once in a program of their own, they come
 # out rounded differently, and so would the latents.
-_jit_start = jax.jit(_start, static_argnames=("z_dim", "restarts", "steps"))
+_jit_start = jax.jit(_start, static_argnames=("z_dim", "restarts", "steps", "g", "codes"))
 
 
 @functools.partial(jax.jit, static_argnames=("g", "features", "steps", "length"))
@@ -175,7 +194,7 @@ def invert_with_progress(g: Callable, variables, targets: jax.Array, key: jax.Ar
                          weights: jax.Array | None = None, features: Callable | None = None,
                          feature_variables=None, feature_weight: float = 0.1, latent_weight: float = 0.0,
                          steps: int = 1000, restarts: int = 8, lr: float = 0.1, progress: bool = False,
-                         desc: str = "invert", max_chunks: int = 20) -> Inversion:
+                         desc: str = "invert", max_chunks: int = 20, codes: int = 0) -> Inversion:
     """:func:`invert`, run as at most ``max_chunks`` jitted calls of equal numbers of steps, so
     that a tqdm bar (on stderr, shown when ``progress`` and stderr is a terminal) can follow
     it from Python, outside the jitted code. The same optimisation as :func:`invert`, equal to
@@ -183,7 +202,7 @@ def invert_with_progress(g: Callable, variables, targets: jax.Array, key: jax.Ar
     CPU). Call it from Python, not under ``jax.jit``."""
     losses = dict(g=g, variables=variables, features=features, feature_variables=feature_variables,
                   feature_weight=feature_weight, latent_weight=latent_weight)
-    carry, weights = _jit_start(targets, key, z_dim, weights, restarts, lr, steps)
+    carry, weights = _jit_start(targets, key, z_dim, weights, restarts, lr, steps, g, variables, codes)
     length = chunk_length(steps, max_chunks)
     curves = []
     with bar(steps, desc, progress, unit="step") as pbar:

@@ -80,6 +80,9 @@ class LatentSpace:
     """(H, W) of each noise map the synthesis network takes."""
     directions: LatentSpace | None = None
     """The space whose latents directions are found on, when not this one (W+: W)."""
+    codes: int = 0
+    """Categories of a code read off the latent's first entries (``latent_code``,
+    ``cluster_code``; 0: none): inversion starts its restarts in the codes that fit best."""
 
     @property
     def dim(self) -> int:
@@ -103,7 +106,7 @@ def z_space(config, label: int | None = None, features: Callable | None = None) 
     """The z space of a run that samples (conditional models: every image of class ``label``).
     ``features``: what GANSpace takes principal components of (default: G's first block)."""
     from gan_jax import models, sampling
-    from gan_jax.models.dcgan import inputs_beside_z
+    from gan_jax.models.dcgan import inputs_beside_z, latent_codes
 
     g = sampling.latent_generator(config, label)
     z_dim = config.z_dim
@@ -119,7 +122,7 @@ def z_space(config, label: int | None = None, features: Callable | None = None) 
         return first_block_features_in_chunks(models.build(config)[0], variables, z, labels, progress=progress)
 
     return LatentSpace("z", (z_dim,), sample=sample, generate=g, sefa_weight=sefa_weight, interpolation="slerp",
-                       features=features or first_block)
+                       features=features or first_block, codes=latent_codes(config))
 
 
 def style_spaces(config, style: dict, label: int | None = None) -> dict[str, LatentSpace]:
@@ -337,7 +340,7 @@ def invert(space: LatentSpace, variables, targets: jax.Array, key: jax.Array, *,
     if space.synthesis is None:
         return invert_with_progress(space.generate, variables, targets, key, z_dim=space.dim, features=features,
                                     feature_variables=feature_variables, feature_weight=feature_weight,
-                                    steps=steps, restarts=restarts, lr=lr, progress=progress)
+                                    steps=steps, restarts=restarts, lr=lr, progress=progress, codes=space.codes)
     k_spread, k_project = jax.random.split(key)
     w = space.fit.sample(variables, k_spread, (num_samples,))
     start = jnp.broadcast_to(w.mean(0), space.shape)

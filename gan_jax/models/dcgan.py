@@ -164,18 +164,26 @@ def takes_label_input(config) -> bool:
 
 def inputs_beside_z(config) -> int:
     """How many inputs enter G's first layer after z's ``z_dim``: the one-hot label
-    (:func:`takes_label_input`), then InfoGAN's one-hot code (``latent_code``)."""
-    return (config.num_classes if takes_label_input(config) else 0) + config.latent_code
+    (:func:`takes_label_input`), then the one-hot code (InfoGAN's ``latent_code`` or the
+    cluster code ``cluster_code``)."""
+    return (config.num_classes if takes_label_input(config) else 0) + config.latent_code + config.cluster_code
+
+
+def latent_codes(config) -> int:
+    """How many categories the code in z's first entries has (InfoGAN's ``latent_code`` or the
+    self-conditioning ``cluster_code``; 0: none). G is piecewise in z across its argmax."""
+    return config.latent_code or config.cluster_code
 
 
 def build(config, axis_name: str | None = None):
-    """DCGAN's (Generator, Discriminator) for ``config``."""
+    """DCGAN's (Generator, Discriminator) for ``config``. Self-conditioned (``cluster_code``):
+    G takes the cluster code from z like InfoGAN's, D projects on the cluster as on a class."""
     common = dict(resolution=config.resolution, channels=config.channels, conv_policy=policy_for(config),
-                  axis_name=axis_name, dtype=compute_dtype(config), num_classes=config.num_classes)
-    return (Generator(width=config.g_width, label_input=takes_label_input(config), code=config.latent_code,
-                      **common),
+                  axis_name=axis_name, dtype=compute_dtype(config))
+    return (Generator(width=config.g_width, label_input=takes_label_input(config),
+                      code=latent_codes(config), num_classes=config.num_classes, **common),
             Discriminator(width=config.d_width, norm=config.d_norm, conditioning=config.conditioning,
-                          code=config.latent_code, **common))
+                          code=config.latent_code, num_classes=config.num_classes or config.cluster_code, **common))
 
 
 register("dcgan", ModelFamily(build, validate))

@@ -263,6 +263,7 @@ def invert(pg: Playground, controls: Controls, upload, *, steps: int = INVERT_ST
     ``on_progress(done, steps)`` follows the optimisation."""
     from gan_jax import sampling
     from gan_jax.edit import psnr
+    from gan_jax.models.dcgan import latent_codes
     from gan_jax.play import inversion
 
     _need_latent(pg, "invert", controls)
@@ -274,7 +275,7 @@ def invert(pg: Playground, controls: Controls, upload, *, steps: int = INVERT_ST
     found = inversion.invert(g, variables, target[None], jax.random.PRNGKey(int(seed)), z_dim=pg.config.z_dim,
                              features=pg.model.d_features, feature_variables=pg.model.d_variables(controls.checkpoint),
                              feature_weight=FEATURE_WEIGHT, steps=int(steps), restarts=int(restarts),
-                             on_progress=on_progress)
+                             codes=latent_codes(pg.config), on_progress=on_progress)
     db = float(psnr(found.images, target[None])[0])
     note = f" ({'; '.join(notes)})" if notes else ""
     message = (f"reconstruction PSNR {db:.1f} dB (on [0, 1] images) after {steps} steps x {restarts} restarts"

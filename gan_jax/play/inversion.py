@@ -22,14 +22,14 @@ core = importlib.import_module("gan_jax.edit.invert")  # the module (gan_jax.edi
 def invert(g: Callable, variables, targets: jax.Array, key: jax.Array, *, z_dim: int,
            weights: jax.Array | None = None, features: Callable | None = None, feature_variables=None,
            feature_weight: float = 0.1, latent_weight: float = 0.0, steps: int = 1000, restarts: int = 8,
-           lr: float = 0.1, max_chunks: int = 20,
+           lr: float = 0.1, max_chunks: int = 20, codes: int = 0,
            on_progress: Callable[[int, int], None] | None = None) -> core.Inversion:
     """Invert ``g`` on ``targets`` [B, H, W, C] in [-1, 1] (arguments as in
     :func:`gan_jax.edit.invert`); ``on_progress(done, steps)`` is called after each of at most
     ``max_chunks`` equal chunks of steps, once the chunk has been computed."""
     losses = dict(g=g, variables=variables, features=features, feature_variables=feature_variables,
                   feature_weight=feature_weight, latent_weight=latent_weight)
-    carry, weights = core._jit_start(targets, key, z_dim, weights, restarts, lr, steps)
+    carry, weights = core._jit_start(targets, key, z_dim, weights, restarts, lr, steps, g, variables, codes)
     length = chunk_length(steps, max_chunks)
     curves = []
     for done in range(length, steps + 1, length):

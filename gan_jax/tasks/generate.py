@@ -46,6 +46,12 @@ def latents(key, local_batch: int, z_dim: int, axis_name: str | None) -> jax.Arr
     return lax.dynamic_slice_in_dim(z, i * local_batch, local_batch)
 
 
+def d_classes(config) -> int:
+    """How many label values D reads (0: none): the dataset's classes (``num_classes``) or the
+    clusters of a self-conditioned run (``cluster_code``). Real batches then carry ``"label"``."""
+    return config.num_classes or config.cluster_code
+
+
 def fake_labels(key, local_batch: int, num_classes: int, axis_name: str | None) -> jax.Array:
     """This device's slice [b] of a global batch of uniform class labels (like :func:`latents`)."""
     if axis_name is None:
@@ -208,8 +214,8 @@ def make_step(config, axis_name: str | None = None,
             """Critic update i's latents [b, Z] and fake labels [b] (or None)."""
             z = layout(latents(keys.latents[i], b, config.z_dim, axis_name))
             y = layout(fake_labels(keys.labels[i], b, config.num_classes, axis_name)) if config.num_classes else None
-            if info:  # the code's category: what Q must read back (G takes it from z itself)
-                y = latent_code(z, config.latent_code)
+            if info or config.cluster_code:  # the code's category: what Q reads back or D is told (G takes it from z)
+                y = latent_code(z, config.latent_code or config.cluster_code)
             return z, y
 
         d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
@@ -347,16 +353,22 @@ def init_variables(config, g, d, key_g, key_d) -> tuple[dict, dict]:
     """Flax variables of G (from z [1, Z] and labels) and D (from an image [1, R, R, C])."""
     x = jnp.zeros((1, config.resolution, config.resolution, config.channels), jnp.float32)
     z = jnp.zeros((1, config.z_dim), jnp.float32)
-    y = jnp.zeros((1,), jnp.int32) if config.num_classes else None
+    y = jnp.zeros((1,), jnp.int32) if d_classes(config) else None
     return g.init(key_g, z, y, train=False), d.init(key_d, x, y, train=False)
 
 
 def data_source(config, split: str = "train"):
-    """The images (and labels) of ``config.dataset``."""
+    """The images (and labels) of ``config.dataset``; with ``cluster_code``, its images
+    labelled by their equal-size clusters instead (:mod:`gan_jax.data.clusters`)."""
     from gan_jax.data.load import load_source
 
-    return load_source(config.dataset, resolution=config.resolution, channels=config.channels,
-                       tfds_data_dir=config.tfds_data_dir or None)
+    source = load_source(config.dataset, resolution=config.resolution, channels=config.channels,
+                         tfds_data_dir=config.tfds_data_dir or None)
+    if config.cluster_code:
+        from gan_jax.data.clusters import with_cluster_labels
+
+        source = with_cluster_labels(source, config.cluster_code, f"cluster_code={config.cluster_code}")
+    return source
 
 
 def sample_grid(config, state, z) -> tuple[np.ndarray, None]:
