@@ -45,7 +45,7 @@ def equal_size_clusters(images: np.ndarray, k: int, seed: int = 0, rounds: int =
     from sklearn.decomposition import PCA
 
     if not 2 <= k <= len(images):
-        raise ValueError(f"cluster_code={k}: expected 2 .. {len(images)} (the number of images) clusters")
+        raise ValueError(f"k={k}: expected 2 .. {len(images)} clusters (the number of images)")
     x = np.asarray(images, np.float32).reshape(len(images), -1) / 255.0
     x = PCA(min(PCA_DIMS, *x.shape), random_state=seed).fit_transform(x)
     centres = KMeans(k, n_init=4, random_state=seed).fit(x).cluster_centers_
@@ -67,7 +67,8 @@ def with_cluster_labels(source, k: int, option: str = "cluster_code"):
     source = in_memory(source)
     if not isinstance(source, ImageSource):
         raise UserError(f"{option}: expected a dataset of images to cluster, got {type(source).__name__}")
-    if not 2 <= k <= len(source):
-        raise UserError(f"{option}: expected 2 .. {len(source)} clusters (the dataset's size)")
-    return ImageSource(f"{source.name} (clusters)", source.images, equal_size_clusters(source.images, k),
-                       num_classes=k)
+    try:
+        clusters = equal_size_clusters(source.images, k)
+    except ValueError as e:  # too many clusters for the dataset
+        raise UserError(f"{option}: {e}") from None
+    return ImageSource(f"{source.name} (clusters)", source.images, clusters, num_classes=k)

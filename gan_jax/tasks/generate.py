@@ -26,7 +26,7 @@ from jax import lax
 from gan_jax import losses, penalties, registry
 from gan_jax.data.augment import diff_augment
 from gan_jax.errors import UserError
-from gan_jax.models.dcgan import latent_code
+from gan_jax.models.dcgan import latent_code, latent_codes
 from gan_jax.state import GANState, make_optimizers
 from gan_jax.tasks.base import Task
 from gan_jax.tasks.common import (apply_optimizer, commit, device_mean, is_finite, nonfinite_bits, probabilities,
@@ -215,7 +215,7 @@ def make_step(config, axis_name: str | None = None,
             z = layout(latents(keys.latents[i], b, config.z_dim, axis_name))
             y = layout(fake_labels(keys.labels[i], b, config.num_classes, axis_name)) if config.num_classes else None
             if info or config.cluster_code:  # the code's category: what Q reads back or D is told (G takes it from z)
-                y = latent_code(z, config.latent_code or config.cluster_code)
+                y = latent_code(z, latent_codes(config))
             return z, y
 
         d_params, d_stats, d_opt = state.d_params, state.d_stats, state.d_opt
