@@ -135,3 +135,15 @@ def test_train_in_memory_clusters_an_unlabelled_source(cluster_config):
     assert source.labels is None and source.resolution == 28
     (step, state, _), = list(train_in_memory(cluster_config, source, stop_at=[1]))
     assert step == 1 and int(state.step) == 1
+
+
+def test_truncation_keeps_each_samples_cluster_code():
+    # selfcond_mnist_long samples at psi 0.8: scaling z must not move any sample to another
+    # cluster, or truncation would change the clusters' shares instead of only their typicality.
+    config = configs.get("selfcond_mnist_long")
+    assert config.truncation_psi == 0.8 and config.cluster_code == 20
+    z = jax.random.normal(jax.random.PRNGKey(0), (4096, config.z_dim))
+    codes = latent_code(z, config.cluster_code)
+    np.testing.assert_array_equal(latent_code(config.truncation_psi * z, config.cluster_code), codes)
+    shares = np.bincount(np.asarray(codes), minlength=config.cluster_code) / len(codes)
+    assert shares.min() > 0.03 and shares.max() < 0.07  # each of 20 codes near 5 %
