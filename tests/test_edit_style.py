@@ -175,6 +175,45 @@ def test_w_plus_strip_moves_every_row(run, tmp_path):
     assert float(np.abs(strip[0, 0] - strip[0, 2]).max()) > 1e-3
 
 
+def test_ink_direction_is_the_within_class_fit_and_from_row_keeps_the_coarse_rows(run, tmp_path):
+    from gan_jax import data
+    from gan_jax.metrics.classifier import train_classifier
+    from gan_jax.metrics.digit_style import ink_mass
+
+    workdir, config, variables = run
+    src = data.load_source("mnist5k", resolution=28, channels=1)
+    x, y = src.get(np.arange(0, len(src), 20))
+    clf_dir = str(tmp_path / "clf")
+    train_classifier(data.to_float(x), y, num_classes=10, steps=5, name="tiny").save(clf_dir)
+    spec = directions.parse_spec("ink", z_dim=W, classifier=clf_dir, image_shape=(28, 28, 1))
+    space, plus = _spaces(run)["w"], _spaces(run)["w+"]
+    key = jax.random.PRNGKey(4)
+    d = latent_space.direction(spec, plus, variables, key, num_samples=300)  # w+ fits in W
+    w = space.sample(variables, key, (300,))
+    images = space.generate(variables, w)
+    expected = directions.within_class_direction(w, ink_mass(images), directions.classifier_labels(spec.classifier)(images),
+                                                 10)
+    np.testing.assert_allclose(d, expected, atol=1e-5)
+
+    # --from-row 3: rows 0..2 of every w+ stay, rows 3..5 move by s x d.
+    latent = plus.sample(variables, jax.random.PRNGKey(5), (2,))
+    vec = str(tmp_path / "d.npy")
+    np.save(vec, np.asarray(d))
+    strip = latent_space.strip(directions.parse_spec(vec, z_dim=W), plus, config, variables, latent,
+                               jnp.array([2.0]), key, from_row=3)
+    moved = latent + 2.0 * (jnp.arange(L) >= 3)[:, None] * d
+    np.testing.assert_allclose(strip[:, 0], plus.generate(variables, moved), atol=1e-5)
+    assert float(jnp.abs(moved - latent)[:, :3].max()) == 0.0 and float(jnp.abs(moved - latent)[:, 3:].max()) > 0.1
+
+    # The command: ink with the classifier, in the rows from 3 on.
+    np.save(tmp_path / "wplus.npy", np.asarray(latent))
+    out = str(tmp_path / "ink.png")
+    assert main(["edit", "--workdir", workdir, "--space", "w+", "--latent", str(tmp_path / "wplus.npy"),
+                 "--direction", "ink", "--classifier", clf_dir, "--from-row", "3", "--strength", "-1,0,1",
+                 "--num-samples", "200", "--no-progress", "--out", out]) == 0
+    assert Image.open(out).size[0] > 0
+
+
 # --------------------------------------------------------------------------- style mixing
 
 def test_style_mixing_takes_rows_before_the_crossover_from_the_first(run):
@@ -412,6 +451,12 @@ def test_errors_are_one_line(run, dcgan_run, tmp_path, capsys):
                       "expected a layer in 1..5"),
         "unknown space": (["edit", "--workdir", workdir, "--space", "x", "--latent", w8, "--direction", "sefa:0",
                            "--out", out], "argument --space", "invalid choice"),
+        "ink without a classifier": (["edit", "--workdir", workdir, "--latent", w8, "--direction", "ink",
+                                      "--out", out], "--direction ink", "needs --classifier DIR"),
+        "rows of w": (["edit", "--workdir", workdir, "--latent", w8, "--direction", "sefa:0", "--from-row", "3",
+                       "--out", out], "--from-row 3", "only in w+"),
+        "row beyond w+": (["edit", "--workdir", workdir, "--space", "w+", "--latent", w8, "--direction", "sefa:0",
+                           "--from-row", "6", "--out", out], "--from-row 6", "expected a row in 0..5"),
     }
     assert_one_line_errors(main, capsys, cases)
     assert not os.path.exists(out) and not os.path.exists(tmp_path / "d")

@@ -92,7 +92,9 @@ def add_parsers(sub) -> None:
                    "[W] / [N, W] in w, [L, W] / [N, L, W] in w+)")
     p.add_argument("--noise", default=None, help="w and w+: noise maps (.npz, from gan-jax invert) for every image "
                    "instead of the run's constant ones")
-    p.add_argument("--direction", required=True, help="sefa:K, ganspace:K, classifier:K, class:A-B or FILE.npy")
+    p.add_argument("--direction", required=True, help="sefa:K, ganspace:K, classifier:K, ink, slant, class:A-B or "
+                   "FILE.npy (ink, slant: the digit's stroke thickness or lean, fitted with its class held fixed; "
+                   "need --classifier)")
     # argparse reads a value that starts with "-" as an option unless it looks like a negative
     # number; let --strength take -3:3:7 and -1,0,1 as well.
     p._negative_number_matcher = re.compile(r"^-\.?\d")
@@ -100,7 +102,10 @@ def add_parsers(sub) -> None:
                    help="START:STOP:NUM (evenly spaced) or a comma-separated list (default: %(default)s)")
     common.add_out_option(p, "output image (.png)")
     p.add_argument("--classifier", default=None, help="classifier directory (gan-jax train-classifier), "
-                   "for classifier:K")
+                   "for classifier:K, ink and slant")
+    p.add_argument("--from-row", type=int, default=None, metavar="K",
+                   help="w+ only: move the rows K..L-1 (the finer styles) and keep the coarse ones "
+                   "(default: every row)")
     p.add_argument("--num-samples", type=int, default=2000,
                    help="latents sampled to fit ganspace and classifier directions (default: %(default)s)")
     common.add_progress_option(p)
@@ -221,6 +226,7 @@ def cmd_edit(args) -> int:
     strengths = directions.parse_strengths(args.strength)
     config = common.latent_config(args)
     space = _space(args, config)
+    latent_space.check_from_row(space, args.from_row)
     z = latent_space.load_latents(args.latent, space, "--latent")
     noise = None if args.noise is None else latent_space.load_noise(args.noise, space, "--noise")
     spec = directions.parse_spec(args.direction, z_dim=space.dim, num_classes=config.num_classes,
@@ -229,7 +235,7 @@ def cmd_edit(args) -> int:
     _, state = common.restore(args, config)
     strip = latent_space.strip(spec, space, config, state.generator_variables(not args.no_ema), z, strengths,
                                jax.random.PRNGKey(args.seed), label=args.label, num_samples=args.num_samples,
-                               progress=not args.no_progress, noise=noise)
+                               progress=not args.no_progress, noise=noise, from_row=args.from_row)
     images.save_grid(strip.reshape(-1, *strip.shape[2:]), args.out, ncol=len(strengths))
     print(f"wrote {len(z)} x {len(strengths)} images along {args.direction} (strengths {args.strength}) "
           f"to {args.out}" + (f" (in {space.name})" if space.name != "z" else ""))

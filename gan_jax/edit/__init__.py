@@ -15,7 +15,7 @@ gives a run's spaces (:func:`latent_space.get`) and the editing operations that 
 from gan_jax.edit import directions, latent_space, masks, projector
 from gan_jax.edit.directions import (DirectionSpec, attribute_direction, class_mix, class_morph,
                                      first_block_features, first_layer_weight, fit_boundary, ganspace, move,
-                                     parse_spec, parse_strengths, pca, sefa)
+                                     parse_spec, parse_strengths, pca, sefa, within_class_direction)
 from gan_jax.edit.inpaint import composite, diffusion_fill, latent_fill, make_inpainter, mean_fill
 from gan_jax.edit.interpolate import interpolate, interpolation_images, lerp, slerp
 from gan_jax.edit.invert import (Inversion, discriminator_features, feature_distance, invert, invert_with_progress,
@@ -28,4 +28,5 @@ __all__ = ["DirectionSpec", "Inversion", "LatentSpace", "Projection", "attribute
            "first_block_features", "first_layer_weight", "fit_boundary", "ganspace", "interpolate",
            "interpolation_images", "invert", "invert_with_progress", "latent_fill", "latent_space", "lerp",
            "make_inpainter", "masks", "mean_error", "mean_fill", "move", "noise_regulariser", "parse_spec",
-           "parse_strengths", "pca", "project", "project_with_progress", "projector", "psnr", "sefa", "slerp"]
+           "parse_strengths", "pca", "project", "project_with_progress", "projector", "psnr", "sefa", "slerp",
+           "within_class_direction"]

@@ -11,6 +11,9 @@ The functions work on latents of any space (z, or a style-based generator's w:
 * ``fit_boundary`` / ``attribute_direction``: InterFaceGAN (Shen et al. 2020): the unit
   normal of a linear boundary (logistic regression) separating latents by an attribute
   of their images, e.g. a classifier's prediction.
+* ``within_class_direction``: the least-squares direction of a continuous attribute of the
+  images (e.g. a digit's ink mass, :mod:`gan_jax.metrics.digit_style`) with the class held
+  fixed: a style edit that should keep the digit.
 * ``class_mix``: for a class-conditional G, moving from class a towards class b mixes the
   per-class parameters (the conditional BatchNorm embeddings) of a into those of b.
 
@@ -31,6 +34,10 @@ import numpy as np
 import optax
 
 from gan_jax.errors import UserError
+from gan_jax.metrics.digit_style import ink_mass, slant
+
+STYLE_ATTRIBUTES = {"ink": ink_mass, "slant": slant}
+"""``--direction ink`` / ``slant``: style attributes of a digit, fitted with its class held fixed."""
 
 
 def _unit(v: jax.Array) -> jax.Array:
@@ -136,6 +143,28 @@ def fit_boundary(z: jax.Array, labels: jax.Array, steps: int = 500, l2: float = 
     return p["w"] / norm, p["b"] / norm * scale
 
 
+def within_class_direction(latents: jax.Array, attribute: jax.Array, classes: jax.Array, num_classes: int,
+                           ridge: float = 1e-3) -> jax.Array:
+    """Unit direction [D] along which a continuous ``attribute`` [N] of the images of
+    ``latents`` [N, D] grows while their class (``classes`` int [N], e.g. a classifier's label)
+    stays: the least-squares slope of the attribute on the latents after each class's mean is
+    taken from both (a regression with one intercept per class). A plain regression would
+    also follow whatever changes the class with the attribute (ones have less ink than
+    eights); InterFaceGAN's conditional manipulation removes the same confound by projection.
+    ``ridge`` x the mean variance regularises the solve."""
+    onehot = jax.nn.one_hot(classes, num_classes, dtype=latents.dtype)  # [N, K]
+    counts = jnp.maximum(onehot.sum(0), 1.0)[:, None]
+
+    def centred(v):  # v [N, F] minus the mean of its class
+        return v - onehot @ ((onehot.T @ v) / counts)
+
+    x = centred(latents.reshape(latents.shape[0], -1))
+    a = centred(attribute.reshape(-1, 1).astype(latents.dtype))
+    gram = x.T @ x
+    gram = gram + ridge * jnp.trace(gram) / gram.shape[0] * jnp.eye(gram.shape[0], dtype=gram.dtype)
+    return _unit(jnp.linalg.solve(gram, x.T @ a)[:, 0])
+
+
 @functools.partial(jax.jit, static_argnames=("g", "score", "z_dim", "num", "sample"))
 def attribute_direction(g: Callable, variables, score: Callable, key: jax.Array, *, z_dim: int,
                         num: int = 2000, threshold: float = 0.5, sample: Callable | None = None) -> jax.Array:
@@ -202,9 +231,9 @@ KINDS = ("sefa", "ganspace", "classifier", "class")
 class DirectionSpec:
     """A direction named by text (:func:`parse_spec`), checked against the model.
 
-    ``kind``: ``sefa``, ``ganspace`` or ``classifier`` (``index`` = K), ``class``
+    ``kind``: ``sefa``, ``ganspace`` or ``classifier`` (``index`` = K), ``ink`` or ``slant``, ``class``
     (``classes`` = (A, B)) or ``vector`` (``vector`` [Z], a ``.npy`` file's first row).
-    ``classifier``: the classifier of ``classifier:K``."""
+    ``classifier``: the classifier of ``classifier:K``, ``ink`` and ``slant``."""
     text: str
     kind: str
     index: int | None = None
@@ -255,6 +284,9 @@ def parse_spec(text: str, *, z_dim: int, num_classes: int = 0, num_samples: int 
     * ``ganspace:K``: K-th GANSpace direction fitted on ``num_samples`` latents (K < both);
     * ``classifier:K``: InterFaceGAN boundary of class K of the classifier in the directory
       ``classifier`` (gan-jax train-classifier), which must take images of ``image_shape``;
+    * ``ink`` / ``slant``: the stroke thickness or the lean of a greyscale digit
+      (:data:`STYLE_ATTRIBUTES`), fitted by :func:`within_class_direction` with the class that
+      the classifier in ``classifier`` gives each image held fixed;
     * ``class:A-B``: class-conditional models (``num_classes`` > 0): class A mixed into B;
     * anything else: a ``.npy`` file of a vector [Z] (or [N, Z]: its first row).
 
@@ -273,13 +305,18 @@ def parse_spec(text: str, *, z_dim: int, num_classes: int = 0, num_samples: int 
     if kind == "classifier":
         if not classifier:
             raise UserError(f"{option} {text}: needs --classifier DIR (gan-jax train-classifier)")
-        from gan_jax.metrics.classifier import Classifier
-
-        clf = Classifier.load(classifier)
-        if image_shape is not None and list(clf.info["image_shape"]) != list(image_shape):
-            raise UserError(f"--classifier {classifier}: for images {clf.info['image_shape']}; expected "
-                            f"{list(image_shape)}, the model's")
+        clf = _load_classifier(classifier, image_shape)
         return DirectionSpec(text, kind, index=index(clf.info["num_classes"]), classifier=clf)
+    if kind in STYLE_ATTRIBUTES:
+        if arg:
+            raise UserError(f"{option} {text}: expected {kind} alone (a style attribute of the digit)")
+        if image_shape is not None and image_shape[-1] != 1:
+            raise UserError(f"{option} {text}: {kind} is a style attribute of greyscale glyphs (MNIST); this model "
+                            f"makes {image_shape[-1]}-channel images")
+        if not classifier:
+            raise UserError(f"{option} {text}: needs --classifier DIR (gan-jax train-classifier): the direction "
+                            f"is fitted with each image's class held fixed")
+        return DirectionSpec(text, kind, classifier=_load_classifier(classifier, image_shape))
     if kind == "class":
         a, _, b = arg.partition("-")
         if not num_classes:
@@ -289,6 +326,22 @@ def parse_spec(text: str, *, z_dim: int, num_classes: int = 0, num_samples: int 
             raise UserError(f"{option} {text}: expected class:A-B with classes in 0..{num_classes - 1}")
         return DirectionSpec(text, kind, classes=(int(a), int(b)))
     return DirectionSpec(text, "vector", vector=load_vectors(text, z_dim, option)[0])
+
+
+def _load_classifier(directory: str, image_shape: tuple[int, int, int] | None):
+    """The classifier in ``directory``; UserError naming --classifier unless it takes ``image_shape``."""
+    from gan_jax.metrics.classifier import Classifier
+
+    clf = Classifier.load(directory)
+    if image_shape is not None and list(clf.info["image_shape"]) != list(image_shape):
+        raise UserError(f"--classifier {directory}: for images {clf.info['image_shape']}; expected "
+                        f"{list(image_shape)}, the model's")
+    return clf
+
+
+def classifier_labels(classifier) -> Callable:
+    """``labels(images [N, H, W, C]) -> int [N]``: the class ``classifier`` predicts."""
+    return lambda x: jnp.argmax(classifier.net.apply({"params": classifier.params}, x)[0], axis=-1)
 
 
 def classifier_score(classifier, k: int) -> Callable:

@@ -37,9 +37,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gan_jax.edit.directions import (DirectionSpec, attribute_direction, classifier_score,
-                                     first_block_features_in_chunks, first_layer_weight, ganspace, load_vectors, move,
-                                     pca, sefa)
+from gan_jax.edit.directions import (STYLE_ATTRIBUTES, DirectionSpec, attribute_direction, classifier_labels,
+                                     classifier_score, first_block_features_in_chunks, first_layer_weight, ganspace,
+                                     load_vectors, move, pca, sefa, within_class_direction)
 from gan_jax.edit.interpolate import interpolate
 from gan_jax.errors import UserError
 
@@ -283,9 +283,32 @@ def direction(spec: DirectionSpec, space: LatentSpace, variables, key: jax.Array
         sample = None if fit.mean is None else fit.sample  # None: z ~ N(0, I), drawn inside
         return attribute_direction(fit.generate, variables, classifier_score(spec.classifier, spec.index), key,
                                    z_dim=fit.dim, num=num_samples, sample=sample)
+    if spec.kind in STYLE_ATTRIBUTES:
+        latents = fit.sample(variables, key, (num_samples,))
+        images = jax.jit(fit.generate)(variables, latents)
+        return within_class_direction(latents, STYLE_ATTRIBUTES[spec.kind](images),
+                                      classifier_labels(spec.classifier)(images), spec.classifier.info["num_classes"])
     if spec.kind == "vector":
         return jnp.asarray(spec.vector)
     raise ValueError(f"{spec.text}: a {spec.kind} spec is not a latent direction")
+
+
+def check_from_row(space: LatentSpace, from_row: int | None, option: str = "--from-row") -> None:
+    """UserError naming ``option`` unless ``from_row`` is None or a row of a W+ space."""
+    if from_row is None:
+        return
+    if not space.layers:
+        raise UserError(f"{option} {from_row}: only in w+ (one w per synthesis layer); this edit is in {space.name}")
+    if not 0 <= from_row < space.layers:
+        raise UserError(f"{option} {from_row}: expected a row in 0..{space.layers - 1} of w+")
+
+
+def rows_from(space: LatentSpace, d: jax.Array, from_row: int | None) -> jax.Array:
+    """The step [*shape] that moves a latent along ``d`` [dim]: in W+ with ``from_row`` only its
+    rows ``from_row`` .. L-1 (the finer styles), else every row (d itself)."""
+    if from_row is None:
+        return d
+    return (jnp.arange(space.layers) >= from_row)[:, None] * d
 
 
 @functools.partial(jax.jit, static_argnames="synthesis")
@@ -304,16 +327,18 @@ def generate(space: LatentSpace, variables, latents: jax.Array, noise=None) -> n
 
 def strip(spec: DirectionSpec, space: LatentSpace, config, variables, latents: jax.Array, strengths: jax.Array,
           key: jax.Array, *, label: int | None = None, num_samples: int = 2000, progress: bool = False,
-          noise=None) -> np.ndarray:
+          noise=None, from_row: int | None = None) -> np.ndarray:
     """Images [N, S, H, W, C] in [-1, 1]: each latent of ``latents`` [N, *shape] moved along ``spec``
     by each of ``strengths`` [S] (:func:`gan_jax.edit.directions.move`; in W+ the direction moves
-    every row), or for ``class:A-B`` (z of a conditional model) class A mixed into class B
-    (:func:`gan_jax.edit.directions.strip`). ``noise`` as in :func:`generate`."""
+    every row, or with ``from_row`` the rows from it on: :func:`rows_from`), or for ``class:A-B``
+    (z of a conditional model) class A mixed into class B (:func:`gan_jax.edit.directions.strip`).
+    ``noise`` as in :func:`generate`."""
+    check_from_row(space, from_row)
     if spec.kind == "class":
         from gan_jax.edit import directions
 
         return directions.strip(spec, config, variables, latents, strengths, key, label=label)
-    d = direction(spec, space, variables, key, num_samples=num_samples, progress=progress)
+    d = rows_from(space, direction(spec, space, variables, key, num_samples=num_samples, progress=progress), from_row)
     moved = move(latents, d, strengths)  # [N, S, *shape]
     images = generate(space, variables, moved.reshape(-1, *space.shape), noise)
     return images.reshape(*moved.shape[:2], *images.shape[1:])
