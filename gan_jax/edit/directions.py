@@ -223,7 +223,7 @@ def class_morph(g: Callable, variables, z: jax.Array, source, target, strengths:
 
 # --- Directions named on a command line -------------------------------------------------
 
-KINDS = ("sefa", "ganspace", "classifier", "class")
+KINDS = ("sefa", "ganspace", "classifier", *STYLE_ATTRIBUTES, "class")
 """The direction kinds :func:`parse_spec` knows by name (anything else is a ``.npy`` file)."""
 
 
