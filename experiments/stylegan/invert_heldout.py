@@ -15,6 +15,7 @@ latent space differ. PSNR is on images mapped to [0, 1].
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import json
 import os
@@ -29,7 +30,7 @@ from gan_jax.checkpoint import restore_run
 from gan_jax.edit import discriminator_features, latent_space, psnr
 
 
-
+@functools.lru_cache(maxsize=1)
 def _edit_experiment():
     """``experiments/edit/run.py``, for its check by pixels that the targets are held out."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "edit", "run.py")
