@@ -16,7 +16,7 @@ strengths s, in units of the latents' standard deviation along the direction, an
 The reported strength is the smallest s of the grid (each way) whose median change reaches
 ``--target`` (default: 20 % more or less ink; 10 degrees of slant). With ``--keep-code``, a z whose first entries are a code (``selfcond_mnist``'s cluster)
 is fitted and moved in its other entries only. In W+ (``RUN:w+``) the direction found in W moves only the rows
-``--from-layer`` .. L-1, the finer styles, as in StyleGAN's style mixing. A figure per run shows
+``--from-row`` .. L-1, the finer styles, as in StyleGAN's style mixing. A figure per run shows
 ``--rows`` images along the direction at -s*, -s*/2, 0, s*/2, s*.
 
     python experiments/stylegan/style_edit.py RUN[:SPACE] ... [--attribute ink|slant] \\
@@ -83,8 +83,8 @@ def measure(run: str, space_name: str | None, attribute: str, judges: dict, args
     direction[free] = within_class_direction(jnp.asarray(fit[:, free]), score(jnp.asarray(fit_images)),
                                              jnp.asarray(labels_of(judges["cnn-a"], fit_images)), 10)
     unit = float(np.std(fit @ np.asarray(direction)))  # s = 1: one standard deviation of the latents along it
-    from_row = args.from_layer if space.layers else None  # W+: the direction found in W, in rows K.. only
-    latent_space.check_from_row(space, from_row, "--from-layer")
+    from_row = args.from_row if space.layers else None  # W+: the direction found in W, in rows K.. only
+    latent_space.check_from_row(space, from_row, "--from-row")
     step = np.asarray(latent_space.rows_from(space, jnp.asarray(direction), from_row))
 
     z = np.asarray(space.sample(variables, jax.random.PRNGKey(200), (args.num,)))
@@ -104,11 +104,11 @@ def measure(run: str, space_name: str | None, attribute: str, judges: dict, args
             s = float(min(hits, key=abs))
             chosen[name] = {"strength": s, **per_strength[s]}
     row = {"run": run, "model": config.model, "space": space.name, "step": int(state.step), "attribute": attribute,
-           "from_layer": args.from_layer if space.layers else None, "code_kept": bool(not free.all()),
+           "from_row": args.from_row if space.layers else None, "code_kept": bool(not free.all()),
            "target": target, "unit": unit, "chosen": chosen, "per_strength": per_strength}
     if chosen:
         s_star = max(abs(c["strength"]) for c in chosen.values())
-        where = space.name.replace("+", "plus") + (f"_from{args.from_layer}" if space.layers else "") + (
+        where = space.name.replace("+", "plus") + (f"_from{args.from_row}" if space.layers else "") + (
             "_code_kept" if row["code_kept"] else "")
         figure = os.path.join(args.out, f"style_{attribute}_{os.path.basename(os.path.normpath(run))}_{where}.png")
         shown = np.array([-s_star, -s_star / 2, 0.0, s_star / 2, s_star])
@@ -125,7 +125,7 @@ def main(argv=None) -> None:
     ap.add_argument("--attribute", default="ink", choices=sorted(ATTRIBUTES))
     ap.add_argument("--target", type=float, default=None,
                     help="the change to reach (default: 0.2 relative for ink, 10 degrees for slant)")
-    ap.add_argument("--from-layer", type=int, default=0,
+    ap.add_argument("--from-row", type=int, default=0,
                     help="in w+: move only the rows FROM .. L-1 (the finer styles); default 0: every row")
     ap.add_argument("--keep-code", action="store_true",
                     help="in z with a code in its first entries (self-conditioning, InfoGAN): fit and move "
@@ -142,7 +142,7 @@ def main(argv=None) -> None:
         run, sep, space = text.rpartition(":") if text.endswith((":z", ":w", ":w+")) else (text, "", None)
         row = measure(run, space, args.attribute, judges, args)
         rows.append(row)
-        where = row["space"] + (f", rows {row['from_layer']}.." if row["from_layer"] is not None else "") + (
+        where = row["space"] + (f", rows {row['from_row']}.." if row["from_row"] is not None else "") + (
             ", code kept" if row["code_kept"] else "")
         print(f"{run} ({row['model']}, step {row['step']}, in {where}), {args.attribute}:", flush=True)
         for name, c in row["chosen"].items():
