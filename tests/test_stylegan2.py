@@ -16,6 +16,7 @@ from gan_jax.cli import main as cli_main
 from gan_jax.configs import get, override, validate
 from gan_jax.errors import UserError
 from gan_jax.models import stylegan2 as sg
+from gan_jax.models.dcgan import latent_code
 from gan_jax.parallel import make_parallel_step
 from gan_jax.tasks import init_state, make_train_step, style
 from gan_jax.tasks.common import ema_decay_at
@@ -303,3 +304,42 @@ def test_d_sees_the_fakes_clipped_to_the_data_range():
     ones = jnp.ones((config.batch_size, config.resolution, config.resolution, config.channels))
     expected = jnp.mean(jax.nn.sigmoid(d_net.apply({"params": state.d_params}, ones)))
     assert float(metrics["d_fake"]) == pytest.approx(float(expected), rel=1e-5)
+
+
+# --------------------------------------------------------------------------- self-conditioning
+
+def test_self_conditioned_stylegan2_reads_clusters_in_d_and_its_code_from_z():
+    """cluster_code=K: D's projection is told each real image's cluster (only the labels differ
+    between the two steps, and D's class embedding moves differently); G takes z alone and its
+    mapping jumps where the argmax of z's first K entries changes."""
+    config = override(TINY, ["cluster_code=4", "parallel=jit"])
+    validate(config)
+    step = jax.jit(make_train_step(config))
+    images = _batches(config, 1)[0]["image"]
+    b = config.batch_size
+    a, _ = step(init_state(config), {"image": images, "label": np.zeros(b, np.int32)})
+    c, _ = step(init_state(config), {"image": images, "label": (np.arange(b) % 4).astype(np.int32)})
+    assert a.d_params["class_embed"]["kernel"].shape == (4, 4 * TINY.d_width)  # the last features: d_width x 2**2
+    assert np.abs(np.asarray(a.d_params["class_embed"]["kernel"] - c.d_params["class_embed"]["kernel"])).max() > 1e-5
+    g, _ = sg.build(config)
+    v = g.init(jax.random.PRNGKey(0), jnp.zeros((1, config.z_dim)), train=False)
+    assert v["params"]["mapping_net"]["embed"]["kernel"].shape == (4, config.z_dim)
+    z = jax.random.normal(jax.random.PRNGKey(3), (2, config.z_dim)).at[:, :4].set(jnp.array([1.0, 1.0 + 1e-4, 0, 0]))
+    flipped = z.at[:, 0].add(2e-4)  # code 1 -> 0, z moves by 2e-4
+    nudged = z.at[:, 2].add(2e-4)  # the same move, the code stays 1
+    assert list(latent_code(z, 4)) == [1, 1] and list(latent_code(flipped, 4)) == [0, 0]
+    w = lambda x: g.apply(v, x, method="mapping")  # noqa: E731
+    assert float(jnp.abs(w(flipped) - w(z)).max()) > 100 * float(jnp.abs(w(nudged) - w(z)).max())
+
+
+def test_self_conditioned_d_asks_for_labels_and_other_models_refuse_clusters():
+    config = override(TINY, ["cluster_code=4"])
+    _, d = sg.build(config)
+    x = jnp.zeros((2, 28, 28, 1))
+    v = d.init(jax.random.PRNGKey(0), x, jnp.zeros((2,), jnp.int32))
+    with pytest.raises(ValueError, match="num_classes=4 expects labels"):
+        d.apply(v, x)
+    with pytest.raises(UserError, match="cluster_code=4: only for the unconditional DCGAN or StyleGAN2"):
+        validate(override(get("r3gan_mnist"), ["cluster_code=4"]))
+    with pytest.raises(UserError, match="2..z_dim"):
+        validate(override(TINY, ["cluster_code=9"]))  # z_dim=8

@@ -81,9 +81,10 @@ def validate(config: Config) -> Config:
             raise UserError(f"latent_code={config.latent_code}: expected 0 (off) or 2..z_dim ({config.z_dim}) "
                             f"categories")
     if config.cluster_code:
-        if config.model != "dcgan" or config.num_classes or config.latent_code:
-            raise UserError(f"cluster_code={config.cluster_code}: only for the unconditional DCGAN without "
-                            f"latent_code (model=dcgan, num_classes=0, latent_code=0); got model={config.model!r}, "
+        if config.model not in ("dcgan", "stylegan2") or config.num_classes or config.latent_code:
+            raise UserError(f"cluster_code={config.cluster_code}: only for the unconditional DCGAN or StyleGAN2 "
+                            f"without latent_code (model=dcgan or stylegan2, num_classes=0, latent_code=0); "
+                            f"got model={config.model!r}, "
                             f"num_classes={config.num_classes}, latent_code={config.latent_code} "
                             f"(the default config sets cluster_code: add --set cluster_code=0, or start from "
                             f"--config dcgan_mnist)")

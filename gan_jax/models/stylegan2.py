@@ -21,6 +21,14 @@ Discriminator: fromRGB, residual blocks (two 3x3 convs, the second at half resol
 a 3x3 conv, a dense layer and the logit. All layers use equalised learning rate (weights
 N(0, 1), scaled by 1/sqrt(fan in) at run time) and leaky ReLU(0.2) x sqrt 2. No normalisation.
 
+Self-conditioning (``cluster_code`` = K > 0, as the DCGAN's: :mod:`gan_jax.data.clusters`):
+the mapping network reads a cluster off z, the argmax of z's first K entries
+(:func:`gan_jax.models.dcgan.latent_code`), embeds its one-hot code and concatenates it,
+second-moment normalised, with the normalised z (StyleGAN2-ADA's conditional mapping), so G
+still takes z alone; D ends in StyleGAN2-ADA's projection: the logit is the dot product of
+its last features, mapped to ``cmap`` dimensions, with the normalised embedding of the
+cluster it is told, / sqrt(cmap).
+
 Sizes: R = S * 2**k with 3 <= S <= 7 (28 -> 7 x 2**2, 32 -> 4 x 2**3, 64 -> 4 x 2**4). The
 channel count is ``width`` at full resolution and doubles at each halving.
 
@@ -41,6 +49,7 @@ import numpy as np
 from jax import lax
 
 from gan_jax.errors import UserError
+from gan_jax.models.dcgan import latent_code
 from gan_jax.models.registry import ModelFamily, register
 
 SQRT2 = math.sqrt(2.0)
@@ -189,6 +198,11 @@ def mix_styles(w_first, w_second, crossover, layers: int):
     return jnp.where(use_second, w_second[:, None, :], w_first[:, None, :])
 
 
+def normalize_2nd_moment(x, eps: float = 1e-8):
+    """x [..., F] / sqrt(mean over F of x^2 + eps) (StyleGAN's pixel norm of z)."""
+    return x * lax.rsqrt(jnp.mean(jnp.square(x), axis=-1, keepdims=True) + eps)
+
+
 def truncate(w, w_avg, psi):
     """The truncation trick: w_avg + psi (w - w_avg); w [..., W], w_avg [W]."""
     return w_avg + psi * (w - w_avg)
@@ -232,14 +246,20 @@ class MappingNetwork(nn.Module):
     """z [B, Z] -> w [B, W]: pixel norm, ``depth`` dense layers (lr x0.01) with leaky ReLU.
 
     Keeps ``w_avg`` [W] in ``batch_stats``; ``update_w_avg`` (mutable ``batch_stats``) moves it
-    towards the batch mean of w (averaged over ``axis_name``'s devices) with decay 0.995."""
+    towards the batch mean of w (averaged over ``axis_name``'s devices) with decay 0.995.
+    With ``codes`` = K > 0 the one-hot of ``latent_code(z, K)`` is embedded ([K] -> [W]) and joins
+    the normalised z: the input is [B, Z + W]."""
     w_dim: int
     depth: int = 8
     axis_name: str | None = None
+    codes: int = 0
 
     @nn.compact
     def __call__(self, z, update_w_avg: bool = False):
-        x = z * lax.rsqrt(jnp.mean(jnp.square(z), axis=-1, keepdims=True) + 1e-8)
+        x = normalize_2nd_moment(z)
+        if self.codes:
+            code = jax.nn.one_hot(latent_code(z, self.codes), self.codes, dtype=z.dtype)
+            x = jnp.concatenate([x, normalize_2nd_moment(EqualDense(self.w_dim, name="embed")(code))], axis=-1)
         for i in range(self.depth):
             x = act(EqualDense(self.w_dim, lr_mul=MAPPING_LR_MUL, name=f"dense_{i}")(x))
         w_avg = self.variable("batch_stats", "w_avg", jnp.zeros, (self.w_dim,), jnp.float32)
@@ -324,9 +344,10 @@ class StyleGAN2Generator(nn.Module):
     width: int = 32
     truncation_psi: float = 1.0
     axis_name: str | None = None
+    codes: int = 0
 
     def setup(self):
-        self.mapping_net = MappingNetwork(self.z_dim, self.mapping_layers, self.axis_name)
+        self.mapping_net = MappingNetwork(self.z_dim, self.mapping_layers, self.axis_name, self.codes)
         self.synthesis_net = SynthesisNetwork(self.resolution, self.channels, self.width)
 
     def mapping(self, z, psi=1.0, update_w_avg: bool = False):
@@ -345,13 +366,18 @@ class StyleGAN2Generator(nn.Module):
 
 
 class StyleGAN2Discriminator(nn.Module):
-    """images [B, R, R, C] -> logits [B]: fromRGB, residual blocks down to S x S, minibatch
-    stddev, 3x3 conv, dense, logit."""
+    """images [B, R, R, C] (and, with ``num_classes`` = K > 0, the cluster int [B] of each)
+    -> logits [B]: fromRGB, residual blocks down to S x S, minibatch stddev, 3x3 conv, dense,
+    logit; with K, the logit is StyleGAN2-ADA's projection onto the cluster's embedding."""
     resolution: int = 28
     width: int = 32
+    num_classes: int = 0
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True):
+        if (labels is None) != (self.num_classes == 0):
+            raise ValueError(f"the StyleGAN2 discriminator with num_classes={self.num_classes} expects "
+                             f"{'labels int [B]' if self.num_classes else 'no labels'}")
         start, k = layout(self.resolution)
         h = act(EqualConv(self.width, 1, name="from_rgb")(x))
         for j in range(k):
@@ -363,7 +389,12 @@ class StyleGAN2Discriminator(nn.Module):
         h = minibatch_stddev(h)
         h = act(EqualConv(h.shape[-1] - 1, 3, name="epilogue_conv")(h))
         h = act(EqualDense(h.shape[-1], name="epilogue_dense")(h.reshape(h.shape[0], -1)))
-        return EqualDense(1, name="logit")(h)[:, 0]
+        if not self.num_classes:
+            return EqualDense(1, name="logit")(h)[:, 0]
+        cmap_dim = h.shape[-1]
+        cmap = EqualDense(cmap_dim, name="class_embed")(jax.nn.one_hot(labels, self.num_classes, dtype=h.dtype))
+        out = EqualDense(cmap_dim, name="logit")(h)
+        return jnp.sum(out * normalize_2nd_moment(cmap), axis=-1) / math.sqrt(cmap_dim)
 
 
 # --------------------------------------------------------------------------- pure functions for editing
@@ -433,17 +464,18 @@ def check_style_layout(config, model: str, why_no_norm: str) -> None:
 
 
 def validate(config) -> None:
-    """StyleGAN2 takes S * 2**k px (3 <= S <= 7), d_norm=none, no classes, float32."""
+    """StyleGAN2 takes S * 2**k px (3 <= S <= 7), d_norm=none, no classes (but clusters), float32."""
     check_style_layout(config, "stylegan2", "its D has no normalisation")
     if config.mapping_layers < 1:
         raise UserError(f"mapping_layers={config.mapping_layers}: expected at least 1")
 
 
 def build(config, axis_name: str | None = None):
-    """StyleGAN2 (generator, discriminator) for ``config`` (``g_width``/``d_width``: channels at full resolution)."""
+    """StyleGAN2 (generator, discriminator) for ``config`` (``g_width``/``d_width``: channels at full
+    resolution; ``cluster_code``: self-conditioned on that many clusters)."""
     return (StyleGAN2Generator(config.resolution, config.channels, config.z_dim, config.mapping_layers,
-                               config.g_width, config.truncation_psi, axis_name),
-            StyleGAN2Discriminator(config.resolution, config.d_width))
+                               config.g_width, config.truncation_psi, axis_name, config.cluster_code),
+            StyleGAN2Discriminator(config.resolution, config.d_width, config.cluster_code))
 
 
 register("stylegan2", ModelFamily(build, validate, tasks=("style",)))

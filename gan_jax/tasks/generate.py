@@ -350,11 +350,12 @@ def generate(config, state, num: int, seed: int = 0, use_ema: bool = True,
 # --------------------------------------------------------------------------- the task
 
 def init_variables(config, g, d, key_g, key_d) -> tuple[dict, dict]:
-    """Flax variables of G (from z [1, Z] and labels) and D (from an image [1, R, R, C])."""
+    """Flax variables of G (from z [1, Z], and labels for a class-conditional G) and D (from an
+    image [1, R, R, C], and labels when D reads classes or clusters: :func:`d_classes`)."""
     x = jnp.zeros((1, config.resolution, config.resolution, config.channels), jnp.float32)
     z = jnp.zeros((1, config.z_dim), jnp.float32)
     y = jnp.zeros((1,), jnp.int32) if d_classes(config) else None
-    return g.init(key_g, z, y, train=False), d.init(key_d, x, y, train=False)
+    return g.init(key_g, z, y if config.num_classes else None, train=False), d.init(key_d, x, y, train=False)
 
 
 def data_source(config, split: str = "train"):

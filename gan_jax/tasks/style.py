@@ -15,6 +15,10 @@ update, as the ``generate`` task, plus what only a style-based generator has:
 * **lazy path-length regularisation** (``pl_weight``, every ``pl_every`` steps, x ``pl_every``):
   on half a batch, with y ~ N(0, I) / sqrt(H W), the lengths a = sqrt(mean_l |d(G(w+) . y)/dw_l|^2);
   a_mean <- a_mean + 0.01 (mean(a) - a_mean) (kept in the state), penalty E[(a - a_mean)^2];
+* **self-conditioning** (``cluster_code`` = K): D is told each real image's cluster (the
+  batch's ``"label"``) and each fake's code, the argmax of its z's first K entries, which G
+  reads off z; the mixing latent takes the first latent's code entries, so a mixed w+
+  stays in one cluster;
 * **ADA**: every D input, real or fake, is augmented with probability p (``ada``); p is in
   the state and moves every 4 steps by sign(r_t - ``ada_target``) * (images shown) /
   (``ada_kimg`` * 1000), where r_t = E[sign(D(real))] over those steps. DiffAugment
@@ -40,6 +44,7 @@ from gan_jax.data import ada
 from gan_jax.data.augment import diff_augment
 from gan_jax.errors import UserError
 from gan_jax.models import stylegan2
+from gan_jax.models.dcgan import latent_code
 from gan_jax.state import GANState, make_optimizers
 from gan_jax.tasks import generate
 from gan_jax.tasks.base import Task
@@ -116,9 +121,13 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         return jax.tree.map(layout, _global_draw(fn, key, b, axis_name))
 
     def styles_and_noise(g_params, g_stats, key, b, update_w_avg):
-        """w+ [b, L, W] (mixed with probability ``style_mixing``), noise maps and G's new stats."""
+        """w+ [b, L, W] (mixed with probability ``style_mixing``), noise maps, G's new stats and
+        the fakes' codes int [b] (None without ``cluster_code``)."""
         k_z, k_mix, k_noise = (jax.random.fold_in(key, t) for t in (_Z, _MIX, _NOISE))
         z = draw(k_z, b, lambda k, n: jax.random.normal(k, (n, 2, config.z_dim)))
+        codes = config.cluster_code
+        if codes:  # the mixing latent draws from the same cluster
+            z = z.at[:, 1, :codes].set(z[:, 0, :codes])
         variables = {"params": g_params, "batch_stats": g_stats}
         w, new = g_net.apply(variables, z[:, 0], 1.0, update_w_avg, method="mapping", mutable=["batch_stats"])
         ws = jnp.broadcast_to(w[:, None], (b, layers, w.shape[-1]))
@@ -131,17 +140,17 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         flat = draw(k_noise, b, lambda k, n: jax.random.normal(k, (n, sum(pixels))))
         cuts = [sum(pixels[:j]) for j in range(1, len(pixels))]
         noise = tuple(part.reshape(b, *shape, 1) for part, shape in zip(jnp.split(flat, cuts, axis=1), noise_shapes))
-        return ws, noise, new["batch_stats"]
+        return ws, noise, new["batch_stats"], latent_code(z[:, 0], codes) if codes else None
 
     def synthesize(g_params, g_stats, ws, noise):
         return g_net.apply({"params": g_params, "batch_stats": g_stats}, ws, noise, method="synthesis")
 
     def generate_images(g_params, g_stats, key, b):
         """Fakes [b, R, R, C] clipped to [-1, 1], as sampling gives them (see ``FAKES_CLIPPED``),
-        and G's new statistics (w_avg moved)."""
-        ws, noise, g_stats = styles_and_noise(g_params, g_stats, key, b, True)
+        and (G's new statistics (w_avg moved), the fakes' codes or None)."""
+        ws, noise, g_stats, codes = styles_and_noise(g_params, g_stats, key, b, True)
         images = synthesize(g_params, g_stats, ws, noise)
-        return (jnp.clip(images, -1.0, 1.0) if FAKES_CLIPPED else images), g_stats
+        return (jnp.clip(images, -1.0, 1.0) if FAKES_CLIPPED else images), (g_stats, codes)
 
     def augmentation(key, b, p):
         """One batch's augmentation: ADA parameters (drawn for the global batch) and a DiffAugment key."""
@@ -156,30 +165,31 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
             x = ada.apply(x, params, ada_ops)
         return diff_augment(x, k_diff, config.augment) if config.augment else x
 
-    def discriminate(d_params, x):
-        return d_net.apply({"params": d_params}, x)
+    def discriminate(d_params, x, labels):
+        """D's logits [B] for images ``x`` and their clusters ``labels`` (None: unconditional)."""
+        return d_net.apply({"params": d_params}, x, labels)
 
-    def d_objective(d_params, real, fake, aug_real, aug_fake, step):
-        real_logits = discriminate(d_params, augment(real, aug_real))
-        fake_logits = discriminate(d_params, augment(fake, aug_fake))
+    def d_objective(d_params, real, fake, aug_real, aug_fake, step, y_real, y_fake):
+        real_logits = discriminate(d_params, augment(real, aug_real), y_real)
+        fake_logits = discriminate(d_params, augment(fake, aug_fake), y_fake)
         value = loss.d_loss(real_logits, fake_logits)
         k = config.r1_every
         r1 = jnp.float32(0.0)
         if config.r1_gamma:  # R1 on the reals as D sees them: the gradient flows through the augmentation
-            d_fn = lambda x: discriminate(d_params, augment(x, aug_real))  # noqa: E731
+            d_fn = lambda x: discriminate(d_params, augment(x, aug_real), y_real)  # noqa: E731
             r1 = lax.cond(step % k == 0, lambda: penalties.r1_penalty(d_fn, real), lambda: jnp.float32(0.0))
         return value + 0.5 * config.r1_gamma * k * r1, (value, r1, real_logits, fake_logits)
 
     def path_length(g_params, g_stats, key, b, pl_mean):
         """(weighted penalty, (penalty, new a_mean)) of the path-length regulariser on ``b`` images."""
-        ws, noise, _ = styles_and_noise(g_params, g_stats, key, b, False)
+        ws, noise, _, _ = styles_and_noise(g_params, g_stats, key, b, False)
         y = draw(jax.random.fold_in(key, _PL), b, lambda k, n: jax.random.normal(k, (n, *size, config.channels)))
         lengths = path_lengths(lambda v: synthesize(g_params, g_stats, v, noise), ws, y)
         penalty, mean = path_length_penalty(lengths, pl_mean, axis_name)
         return penalty * config.pl_weight * config.pl_every, (penalty, mean)
 
     def step(state: GANState, batch: dict) -> tuple[GANState, dict]:
-        real = batch["image"]
+        real, y_real = batch["image"], batch.get("label") if config.cluster_code else None
         b = real.shape[0]
         devices = 1 if axis_name is None else lax.axis_size(axis_name)
         key, step_key = jax.random.split(state.key)
@@ -187,12 +197,12 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         extra, p = state.pool, state.pool["ada_p"]
 
         # G's forward pass, shared by the D update (as stopped fakes) and the G update (pulled back).
-        fake, g_pullback, g_stats = jax.vjp(lambda prm: generate_images(prm, state.g_stats, k_g, b),
-                                            state.g_params, has_aux=True)
+        fake, g_pullback, (g_stats, y_fake) = jax.vjp(lambda prm: generate_images(prm, state.g_stats, k_g, b),
+                                                      state.g_params, has_aux=True)
         aug_real, aug_fake, aug_g = (augmentation(jax.random.fold_in(k_d, t), b, p)
                                      for t in (_AUG_REAL, _AUG_FAKE, _AUG_G))
         (_, (d_loss, r1, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
-            state.d_params, real, lax.stop_gradient(fake), aug_real, aug_fake, state.step)
+            state.d_params, real, lax.stop_gradient(fake), aug_real, aug_fake, state.step, y_real, y_fake)
         d_grads, d_loss, r1 = device_mean((d_grads, d_loss, r1), axis_name)
         d_params, d_opt = apply_optimizer(tx_d, d_grads, state.d_opt, state.d_params)
 
@@ -200,8 +210,8 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
             real_for_g = None
             if loss.relativistic:
                 aug_g_real = augmentation(jax.random.fold_in(k_d, _AUG_G_REAL), b, p)
-                real_for_g = lax.stop_gradient(discriminate(d_params, augment(real, aug_g_real)))
-            return loss.g_loss(real_for_g, discriminate(d_params, augment(fake, aug_g)))
+                real_for_g = lax.stop_gradient(discriminate(d_params, augment(real, aug_g_real), y_real))
+            return loss.g_loss(real_for_g, discriminate(d_params, augment(fake, aug_g), y_fake))
 
         g_loss, d_fake = jax.value_and_grad(g_objective)(fake)
         (g_grads,) = g_pullback(d_fake)
