@@ -22,9 +22,9 @@ For each samples file (``gan-jax sample --workdir RUN --num 1000 --out RUN.npy``
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import sys
 
 import jax
 import numpy as np
@@ -34,14 +34,8 @@ from gan_jax.data.faces100 import NUM_FACES, lfw_subset_path
 from gan_jax.images import save_grid
 from gan_jax.metrics import FeatureStats, frechet_distance, memorised_share, nearest_training
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _judges_module():
-    spec = importlib.util.spec_from_file_location("quality_judges", os.path.join(_HERE, "..", "quality", "judges.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "quality"))
+import judges as J  # noqa: E402  (experiments/quality/judges.py)
 
 
 def to_28(images: np.ndarray) -> np.ndarray:
@@ -74,12 +68,12 @@ def main():
     ap.add_argument("--grid", help="write <name>_nearest.png grids into this directory")
     ap.add_argument("--json", help="append one JSON line per samples file here")
     args = ap.parse_args()
-    judges = _judges_module().load_judges("fashion_mnist", args.cache)
-    faces = faces_32()
+    judges = J.load_judges("fashion_mnist", args.cache)
+    faces, non_faces = faces_32(), non_faces_32()
     halves = np.random.default_rng(0).permutation(len(faces))
     for name, (judge, _, _) in judges.items():
         print(f"reference, {name}: faces 50 vs 50 FD {frechet(judge, faces[halves[:50]], faces[halves[50:]]):.1f}; "
-              f"100 non-faces vs the faces FD {frechet(judge, non_faces_32(), faces):.1f}")
+              f"100 non-faces vs the faces FD {frechet(judge, non_faces, faces):.1f}")
     for path in args.samples:
         samples = np.load(path)
         if samples.shape[1:] != faces.shape[1:]:

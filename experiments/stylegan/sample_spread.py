@@ -11,14 +11,15 @@ import argparse
 
 import numpy as np
 
+from gan_jax.metrics.memorisation import pairwise_distances
+
 
 def nearest_other(samples: np.ndarray) -> float:
     """Mean over samples [N, H, W, C] of the L2 distance to the nearest other sample."""
     flat = samples.reshape(len(samples), -1).astype(np.float64)
-    sq = np.sum(flat * flat, axis=1)
-    d2 = sq[:, None] - 2.0 * flat @ flat.T + sq[None, :]
-    np.fill_diagonal(d2, np.inf)
-    return float(np.mean(np.sqrt(np.maximum(d2.min(axis=1), 0.0))))
+    d = pairwise_distances(flat, flat)
+    np.fill_diagonal(d, np.inf)
+    return float(np.mean(d.min(axis=1)))
 
 
 def main():

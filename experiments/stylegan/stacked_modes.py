@@ -17,23 +17,16 @@ the share recognised are what separate a good generator from a noisy one.)
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 
 from gan_jax.metrics import channel_classes, mode_coverage
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _judges_module():
-    path = os.path.join(_HERE, "..", "quality", "judges.py")
-    spec = importlib.util.spec_from_file_location("quality_judges", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "quality"))
+import judges as J  # noqa: E402  (experiments/quality/judges.py)
 
 
 def coverage(samples: np.ndarray, judge) -> dict:
@@ -42,10 +35,8 @@ def coverage(samples: np.ndarray, judge) -> dict:
     confident = []
 
     def predict(planes):
-        logits, _ = judge.logits_and_features(planes)
-        p = np.exp(logits - logits.max(-1, keepdims=True))
-        p /= p.sum(-1, keepdims=True)
-        confident.append(p.max(-1) >= 0.9)
+        p = J._softmax(judge.logits_and_features(planes)[0])
+        confident.append(p.max(-1) >= J.CONFIDENT)
         return p.argmax(-1)
 
     out = mode_coverage(channel_classes(predict, samples))
@@ -69,7 +60,7 @@ def main():
     ap.add_argument("--cache", default="runs/judges", help="where the judges are cached (trained on first use)")
     ap.add_argument("--json", help="append one JSON line per samples file here")
     args = ap.parse_args()
-    judges = _judges_module().load_judges("mnist5k", args.cache)
+    judges = J.load_judges("mnist5k", args.cache)
     inputs = list(args.samples)
     if args.real:
         inputs.append(f"real:{args.real}")

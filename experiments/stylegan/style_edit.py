@@ -25,9 +25,9 @@ is fitted and moved in its other entries only. In W+ (``RUN:w+``) the direction 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -45,11 +45,10 @@ ATTRIBUTES = {"ink": (ink_mass, 0.2), "slant": (slant, 10.0)}
 
 def load_judges():
     """``experiments/quality/judges.py``'s two judges: {"cnn-a": ..., "torch-b": ...}."""
-    path = os.path.join(HERE, "..", "quality", "judges.py")
-    spec = importlib.util.spec_from_file_location("quality_judges", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return {name: j for name, (j, _, _) in module.load_judges("mnist5k", "runs/judges").items()}
+    sys.path.insert(0, os.path.join(HERE, "..", "quality"))
+    import judges as J
+
+    return {name: j for name, (j, _, _) in J.load_judges("mnist5k", "runs/judges").items()}
 
 
 def generate(space, variables, latents, chunk=500) -> np.ndarray:
