@@ -343,3 +343,44 @@ def test_self_conditioned_d_asks_for_labels_and_other_models_refuse_clusters():
         validate(override(get("r3gan_mnist"), ["cluster_code=4"]))
     with pytest.raises(UserError, match="2..z_dim"):
         validate(override(TINY, ["cluster_code=9"]))  # z_dim=8
+
+
+def test_transition_weight_rises_linearly_between_start_and_end():
+    lam = [float(style.transition_weight(s, 100, 300)) for s in (0, 100, 150, 300, 1000)]
+    np.testing.assert_allclose(lam, [0.0, 0.0, 0.25, 1.0, 1.0])
+    assert float(style.transition_weight(0, 0, 0)) == 1.0  # off: conditional from the first step
+
+
+def test_transitional_training_is_unconditional_before_start_and_conditional_after():
+    """transition_start/end: at lambda = 0 D's logits ignore the cluster and a step leaves D's
+    projection and G's cluster embedding where they were (zero gradients: Adam's update is 0);
+    once lambda > 0 the cluster changes D's logits and both embeddings learn."""
+    config = override(TINY, ["cluster_code=4", "parallel=jit", "transition_start=5", "transition_end=10"])
+    validate(config)
+    _, d = sg.build(config)
+    x = jax.random.normal(jax.random.PRNGKey(1), (4, 28, 28, 1))
+    zeros, ones = jnp.zeros((4,), jnp.int32), jnp.ones((4,), jnp.int32)
+    v = d.init(jax.random.PRNGKey(0), x, zeros)
+    np.testing.assert_array_equal(d.apply(v, x, zeros, True, 0.0), d.apply(v, x, ones, True, 0.0))
+    assert float(jnp.abs(d.apply(v, x, zeros, True, 1.0) - d.apply(v, x, ones, True, 1.0)).max()) > 1e-4
+
+    step = jax.jit(make_train_step(config))
+    batch = {"image": _batches(config, 1)[0]["image"], "label": (np.arange(config.batch_size) % 4).astype(np.int32)}
+    state = init_state(config)
+    early, metrics = step(state, batch)
+    assert float(metrics["cond_weight"]) == 0.0
+    for before, after in ((state.d_params["class_embed"], early.d_params["class_embed"]),
+                          (state.g_params["mapping_net"]["embed"], early.g_params["mapping_net"]["embed"])):
+        assert rel_diff(before, after) == 0.0
+    assert rel_diff(state.d_params["unconditional_logit"], early.d_params["unconditional_logit"]) > 0.0
+    late, metrics = step(state.replace(step=jnp.asarray(7, state.step.dtype)), batch)
+    assert float(metrics["cond_weight"]) == pytest.approx(0.4)
+    assert rel_diff(state.d_params["class_embed"], late.d_params["class_embed"]) > 0.0
+    assert rel_diff(state.g_params["mapping_net"]["embed"], late.g_params["mapping_net"]["embed"]) > 0.0
+
+
+def test_transition_needs_a_self_conditioned_stylegan2_and_an_order():
+    with pytest.raises(UserError, match="only for the self-conditioned StyleGAN2"):
+        validate(override(TINY, ["transition_end=10"]))
+    with pytest.raises(UserError, match="expected 0 <= transition_start < transition_end"):
+        validate(override(TINY, ["cluster_code=4", "transition_start=10", "transition_end=10"]))

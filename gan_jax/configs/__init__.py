@@ -91,6 +91,14 @@ def validate(config: Config) -> Config:
         if not 2 <= config.cluster_code <= config.z_dim:
             raise UserError(f"cluster_code={config.cluster_code}: expected 0 (off) or 2..z_dim ({config.z_dim}) "
                             f"clusters")
+    if config.transition_end or config.transition_start:
+        if config.model != "stylegan2" or not config.cluster_code:
+            raise UserError(f"transition_start={config.transition_start}, transition_end={config.transition_end}: "
+                            f"only for the self-conditioned StyleGAN2 (model=stylegan2, cluster_code > 0); got "
+                            f"model={config.model!r}, cluster_code={config.cluster_code}")
+        if not 0 <= config.transition_start < config.transition_end:
+            raise UserError(f"transition_start={config.transition_start}, transition_end={config.transition_end}: "
+                            f"expected 0 <= transition_start < transition_end (steps)")
     if config.label_input and (config.model != "dcgan" or not config.num_classes):
         raise UserError(f"label_input=True: only for the class-conditional DCGAN (model=dcgan, num_classes >= 2); "
                         f"got model={config.model!r}, num_classes={config.num_classes}")

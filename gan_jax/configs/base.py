@@ -61,12 +61,22 @@ class Config:
     recoverable (weight ``aux_weight``). No labels are used. Splitting z-space into categories
     lets G draw separate digit shapes instead of blends between them."""
     cluster_code: int = 0
-    """Self-conditioning (Liu et al. 2020; Sage et al. 2018), unconditional DCGAN only: the
+    """Self-conditioning (Liu et al. 2020; Sage et al. 2018), unconditional DCGAN or StyleGAN2: the
     training images are split, without labels, into this many equal-size clusters
     (k-means on PCA'd pixels, :mod:`gan_jax.data.clusters`; 0: off). G's categorical code is read
     off z as for ``latent_code`` (so G still takes z alone and every editor of z works), and D
     is a projection discriminator told the cluster: a real image's own, a fake's code. G learns
     to draw each cluster apart instead of blends between the data's modes."""
+    transition_start: int = 0
+    transition_end: int = 0
+    """Transitional training (Shahbazi et al. 2022, "Collapse by conditioning"), self-conditioned
+    StyleGAN2 only (``cluster_code``): the cluster conditioning fades in with the weight
+    lambda = clip((step - transition_start) / (transition_end - transition_start), 0, 1). G's
+    mapping network takes lambda x the cluster embedding, and D adds an unconditional logit to
+    lambda x its projection term, so the run starts unconditional and ends conditional (0, 0: off,
+    conditional from the first step). Against collapse inside each cluster. Sampling and editing
+    use the conditional generator (lambda = 1), so the grids of a run before ``transition_end``
+    show a model still being blended in."""
     g_width: int = 64
     d_width: int = 64
     d_norm: str = "batch"

@@ -27,7 +27,9 @@ the mapping network reads a cluster off z, the argmax of z's first K entries
 second-moment normalised, with the normalised z (StyleGAN2-ADA's conditional mapping), so G
 still takes z alone; D ends in StyleGAN2-ADA's projection: the logit is the dot product of
 its last features, mapped to ``cmap`` dimensions, with the normalised embedding of the
-cluster it is told, / sqrt(cmap).
+cluster it is told, / sqrt(cmap). Transitional training (``transition_end``, Shahbazi et al. 2022)
+fades the conditioning in: the mapping network takes ``cond_weight`` x the embedding, and D
+(``transition``) adds an unconditional logit to ``cond_weight`` x the projection term.
 
 Sizes: R = S * 2**k with 3 <= S <= 7 (28 -> 7 x 2**2, 32 -> 4 x 2**3, 64 -> 4 x 2**4). The
 channel count is ``width`` at full resolution and doubles at each halving.
@@ -248,18 +250,20 @@ class MappingNetwork(nn.Module):
     Keeps ``w_avg`` [W] in ``batch_stats``; ``update_w_avg`` (mutable ``batch_stats``) moves it
     towards the batch mean of w (averaged over ``axis_name``'s devices) with decay 0.995.
     With ``codes`` = K > 0 the one-hot of ``latent_code(z, K)`` is embedded ([K] -> [W]) and joins
-    the normalised z: the input is [B, Z + W]."""
+    the normalised z: the input is [B, Z + W]; ``cond_weight`` (a float or float []) scales the
+    embedding (transitional training: 0 makes the mapping unconditional)."""
     w_dim: int
     depth: int = 8
     axis_name: str | None = None
     codes: int = 0
 
     @nn.compact
-    def __call__(self, z, update_w_avg: bool = False):
+    def __call__(self, z, update_w_avg: bool = False, cond_weight=1.0):
         x = normalize_2nd_moment(z)
         if self.codes:
             code = jax.nn.one_hot(latent_code(z, self.codes), self.codes, dtype=z.dtype)
-            x = jnp.concatenate([x, normalize_2nd_moment(EqualDense(self.w_dim, name="embed")(code))], axis=-1)
+            embed = normalize_2nd_moment(EqualDense(self.w_dim, name="embed")(code))
+            x = jnp.concatenate([x, cond_weight * embed], axis=-1)
         for i in range(self.depth):
             x = act(EqualDense(self.w_dim, lr_mul=MAPPING_LR_MUL, name=f"dense_{i}")(x))
         w_avg = self.variable("batch_stats", "w_avg", jnp.zeros, (self.w_dim,), jnp.float32)
@@ -350,9 +354,10 @@ class StyleGAN2Generator(nn.Module):
         self.mapping_net = MappingNetwork(self.z_dim, self.mapping_layers, self.axis_name, self.codes)
         self.synthesis_net = SynthesisNetwork(self.resolution, self.channels, self.width)
 
-    def mapping(self, z, psi=1.0, update_w_avg: bool = False):
-        """z [B, Z] -> w [B, W], truncated towards w_avg by ``psi`` (1: no truncation)."""
-        w = self.mapping_net(z, update_w_avg)
+    def mapping(self, z, psi=1.0, update_w_avg: bool = False, cond_weight=1.0):
+        """z [B, Z] -> w [B, W], truncated towards w_avg by ``psi`` (1: no truncation);
+        ``cond_weight``: the cluster embedding's weight (self-conditioning; 1 once trained)."""
+        w = self.mapping_net(z, update_w_avg, cond_weight)
         return w if isinstance(psi, (int, float)) and psi == 1.0 else truncate(w, self.mapping_net.average(), psi)
 
     def synthesis(self, ws, noise=None):
@@ -368,13 +373,15 @@ class StyleGAN2Generator(nn.Module):
 class StyleGAN2Discriminator(nn.Module):
     """images [B, R, R, C] (and, with ``num_classes`` = K > 0, the cluster int [B] of each)
     -> logits [B]: fromRGB, residual blocks down to S x S, minibatch stddev, 3x3 conv, dense,
-    logit; with K, the logit is StyleGAN2-ADA's projection onto the cluster's embedding."""
+    logit; with K, the logit is StyleGAN2-ADA's projection onto the cluster's embedding, and with
+    ``transition`` an unconditional logit + ``cond_weight`` x that projection."""
     resolution: int = 28
     width: int = 32
     num_classes: int = 0
+    transition: bool = False
 
     @nn.compact
-    def __call__(self, x, labels=None, train: bool = True):
+    def __call__(self, x, labels=None, train: bool = True, cond_weight=1.0):
         if (labels is None) != (self.num_classes == 0):
             raise ValueError(f"the StyleGAN2 discriminator with num_classes={self.num_classes} expects "
                              f"{'labels int [B]' if self.num_classes else 'no labels'}")
@@ -394,7 +401,10 @@ class StyleGAN2Discriminator(nn.Module):
         cmap_dim = h.shape[-1]
         cmap = EqualDense(cmap_dim, name="class_embed")(jax.nn.one_hot(labels, self.num_classes, dtype=h.dtype))
         out = EqualDense(cmap_dim, name="logit")(h)
-        return jnp.sum(out * normalize_2nd_moment(cmap), axis=-1) / math.sqrt(cmap_dim)
+        projection = jnp.sum(out * normalize_2nd_moment(cmap), axis=-1) / math.sqrt(cmap_dim)
+        if not self.transition:
+            return projection
+        return EqualDense(1, name="unconditional_logit")(h)[:, 0] + cond_weight * projection
 
 
 # --------------------------------------------------------------------------- pure functions for editing
@@ -472,10 +482,12 @@ def validate(config) -> None:
 
 def build(config, axis_name: str | None = None):
     """StyleGAN2 (generator, discriminator) for ``config`` (``g_width``/``d_width``: channels at full
-    resolution; ``cluster_code``: self-conditioned on that many clusters)."""
+    resolution; ``cluster_code``: self-conditioned on that many clusters; ``transition_end``: D
+    with the unconditional logit of transitional training)."""
     return (StyleGAN2Generator(config.resolution, config.channels, config.z_dim, config.mapping_layers,
                                config.g_width, config.truncation_psi, axis_name, config.cluster_code),
-            StyleGAN2Discriminator(config.resolution, config.d_width, config.cluster_code))
+            StyleGAN2Discriminator(config.resolution, config.d_width, config.cluster_code,
+                                   config.transition_end > 0))
 
 
 register("stylegan2", ModelFamily(build, validate, tasks=("style",)))

@@ -18,7 +18,8 @@ update, as the ``generate`` task, plus what only a style-based generator has:
 * **self-conditioning** (``cluster_code`` = K): D is told each real image's cluster (the
   batch's ``"label"``) and each fake's code, the argmax of its z's first K entries, which G
   reads off z; the mixing latent takes the first latent's code entries, so a mixed w+
-  stays in one cluster;
+  stays in one cluster; with ``transition_end`` the conditioning fades in
+  (:func:`transition_weight`: G's mapping and D's projection term are weighted by lambda);
 * **ADA**: every D input, real or fake, is augmented with probability p (``ada``); p is in
   the state and moves every 4 steps by sign(r_t - ``ada_target``) * (images shown) /
   (``ada_kimg`` * 1000), where r_t = E[sign(D(real))] over those steps. DiffAugment
@@ -95,6 +96,14 @@ def path_length_penalty(lengths, pl_mean, axis_name: str | None = None, decay: f
     return jnp.mean(jnp.square(lengths - mean)), mean
 
 
+def transition_weight(step, start: int, end: int):
+    """Transitional training's lambda (Shahbazi et al. 2022), float32 []: 0 before step ``start``,
+    rising linearly to 1 at ``end``, 1 after (``end`` = 0: always 1, conditional throughout)."""
+    if not end:
+        return jnp.float32(1.0)
+    return jnp.clip((jnp.asarray(step, jnp.float32) - start) / (end - start), 0.0, 1.0)
+
+
 def _global_draw(draw: Callable, key, local: int, axis_name: str | None):
     """``draw(key, n)`` for the global batch (``local`` rows per device), this device's rows."""
     if axis_name is None:
@@ -120,19 +129,19 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         """This device's rows of a global per-sample draw, laid out like the batch."""
         return jax.tree.map(layout, _global_draw(fn, key, b, axis_name))
 
-    def styles_and_noise(g_params, g_stats, key, b, update_w_avg):
+    def styles_and_noise(g_params, g_stats, key, b, update_w_avg, lam):
         """w+ [b, L, W] (mixed with probability ``style_mixing``), noise maps, G's new stats and
-        the fakes' codes int [b] (None without ``cluster_code``)."""
+        the fakes' codes int [b] (None without ``cluster_code``); ``lam``: the conditioning's weight."""
         k_z, k_mix, k_noise = (jax.random.fold_in(key, t) for t in (_Z, _MIX, _NOISE))
         z = draw(k_z, b, lambda k, n: jax.random.normal(k, (n, 2, config.z_dim)))
         codes = config.cluster_code
         if codes:  # the mixing latent draws from the same cluster
             z = z.at[:, 1, :codes].set(z[:, 0, :codes])
         variables = {"params": g_params, "batch_stats": g_stats}
-        w, new = g_net.apply(variables, z[:, 0], 1.0, update_w_avg, method="mapping", mutable=["batch_stats"])
+        w, new = g_net.apply(variables, z[:, 0], 1.0, update_w_avg, lam, method="mapping", mutable=["batch_stats"])
         ws = jnp.broadcast_to(w[:, None], (b, layers, w.shape[-1]))
         if config.style_mixing > 0:
-            w2 = g_net.apply(variables, z[:, 1], method="mapping")
+            w2 = g_net.apply(variables, z[:, 1], 1.0, False, lam, method="mapping")
             u = jax.random.uniform(k_mix, (2,))
             crossover = jnp.where(u[0] < config.style_mixing, 1 + jnp.floor(u[1] * (layers - 1)), layers)
             ws = stylegan2.mix_styles(w, w2, crossover, layers)
@@ -145,10 +154,10 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
     def synthesize(g_params, g_stats, ws, noise):
         return g_net.apply({"params": g_params, "batch_stats": g_stats}, ws, noise, method="synthesis")
 
-    def generate_images(g_params, g_stats, key, b):
+    def generate_images(g_params, g_stats, key, b, lam):
         """Fakes [b, R, R, C] clipped to [-1, 1], as sampling gives them (see ``FAKES_CLIPPED``),
         and (G's new statistics (w_avg moved), the fakes' codes or None)."""
-        ws, noise, g_stats, codes = styles_and_noise(g_params, g_stats, key, b, True)
+        ws, noise, g_stats, codes = styles_and_noise(g_params, g_stats, key, b, True, lam)
         images = synthesize(g_params, g_stats, ws, noise)
         return (jnp.clip(images, -1.0, 1.0) if FAKES_CLIPPED else images), (g_stats, codes)
 
@@ -165,24 +174,27 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
             x = ada.apply(x, params, ada_ops)
         return diff_augment(x, k_diff, config.augment) if config.augment else x
 
-    def discriminate(d_params, x, labels):
-        """D's logits [B] for images ``x`` and their clusters ``labels`` (None: unconditional)."""
-        return d_net.apply({"params": d_params}, x, labels)
+    def discriminate(d_params, x, labels, lam):
+        """D's logits [B] for images ``x`` and their clusters ``labels`` (None: unconditional),
+        the projection term weighted by ``lam`` (transitional training)."""
+        if not config.transition_end:
+            return d_net.apply({"params": d_params}, x, labels)
+        return d_net.apply({"params": d_params}, x, labels, True, lam)
 
-    def d_objective(d_params, real, fake, aug_real, aug_fake, step, y_real, y_fake):
-        real_logits = discriminate(d_params, augment(real, aug_real), y_real)
-        fake_logits = discriminate(d_params, augment(fake, aug_fake), y_fake)
+    def d_objective(d_params, real, fake, aug_real, aug_fake, step, y_real, y_fake, lam):
+        real_logits = discriminate(d_params, augment(real, aug_real), y_real, lam)
+        fake_logits = discriminate(d_params, augment(fake, aug_fake), y_fake, lam)
         value = loss.d_loss(real_logits, fake_logits)
         k = config.r1_every
         r1 = jnp.float32(0.0)
         if config.r1_gamma:  # R1 on the reals as D sees them: the gradient flows through the augmentation
-            d_fn = lambda x: discriminate(d_params, augment(x, aug_real), y_real)  # noqa: E731
+            d_fn = lambda x: discriminate(d_params, augment(x, aug_real), y_real, lam)  # noqa: E731
             r1 = lax.cond(step % k == 0, lambda: penalties.r1_penalty(d_fn, real), lambda: jnp.float32(0.0))
         return value + 0.5 * config.r1_gamma * k * r1, (value, r1, real_logits, fake_logits)
 
-    def path_length(g_params, g_stats, key, b, pl_mean):
+    def path_length(g_params, g_stats, key, b, pl_mean, lam):
         """(weighted penalty, (penalty, new a_mean)) of the path-length regulariser on ``b`` images."""
-        ws, noise, _, _ = styles_and_noise(g_params, g_stats, key, b, False)
+        ws, noise, _, _ = styles_and_noise(g_params, g_stats, key, b, False, lam)
         y = draw(jax.random.fold_in(key, _PL), b, lambda k, n: jax.random.normal(k, (n, *size, config.channels)))
         lengths = path_lengths(lambda v: synthesize(g_params, g_stats, v, noise), ws, y)
         penalty, mean = path_length_penalty(lengths, pl_mean, axis_name)
@@ -195,14 +207,15 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         key, step_key = jax.random.split(state.key)
         k_g, k_d, k_pl = jax.random.split(step_key, 3)
         extra, p = state.pool, state.pool["ada_p"]
+        lam = transition_weight(state.step, config.transition_start, config.transition_end)
 
         # G's forward pass, shared by the D update (as stopped fakes) and the G update (pulled back).
-        fake, g_pullback, (g_stats, y_fake) = jax.vjp(lambda prm: generate_images(prm, state.g_stats, k_g, b),
+        fake, g_pullback, (g_stats, y_fake) = jax.vjp(lambda prm: generate_images(prm, state.g_stats, k_g, b, lam),
                                                       state.g_params, has_aux=True)
         aug_real, aug_fake, aug_g = (augmentation(jax.random.fold_in(k_d, t), b, p)
                                      for t in (_AUG_REAL, _AUG_FAKE, _AUG_G))
         (_, (d_loss, r1, real_logits, fake_logits)), d_grads = jax.value_and_grad(d_objective, has_aux=True)(
-            state.d_params, real, lax.stop_gradient(fake), aug_real, aug_fake, state.step, y_real, y_fake)
+            state.d_params, real, lax.stop_gradient(fake), aug_real, aug_fake, state.step, y_real, y_fake, lam)
         d_grads, d_loss, r1 = device_mean((d_grads, d_loss, r1), axis_name)
         d_params, d_opt = apply_optimizer(tx_d, d_grads, state.d_opt, state.d_params)
 
@@ -210,14 +223,14 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
             real_for_g = None
             if loss.relativistic:
                 aug_g_real = augmentation(jax.random.fold_in(k_d, _AUG_G_REAL), b, p)
-                real_for_g = lax.stop_gradient(discriminate(d_params, augment(real, aug_g_real), y_real))
-            return loss.g_loss(real_for_g, discriminate(d_params, augment(fake, aug_g), y_fake))
+                real_for_g = lax.stop_gradient(discriminate(d_params, augment(real, aug_g_real), y_real, lam))
+            return loss.g_loss(real_for_g, discriminate(d_params, augment(fake, aug_g), y_fake, lam))
 
         g_loss, d_fake = jax.value_and_grad(g_objective)(fake)
         (g_grads,) = g_pullback(d_fake)
         if config.pl_weight:
             b_pl = max(b // PL_BATCH_SHRINK, 1)
-            pl_fn = jax.value_and_grad(lambda prm: path_length(prm, state.g_stats, k_pl, b_pl, extra["pl_mean"]),
+            pl_fn = jax.value_and_grad(lambda prm: path_length(prm, state.g_stats, k_pl, b_pl, extra["pl_mean"], lam),
                                        has_aux=True)
             skip = lambda: ((jnp.float32(0.0), (jnp.float32(0.0), extra["pl_mean"])),  # noqa: E731
                             jax.tree.map(jnp.zeros_like, state.g_params))
@@ -248,6 +261,8 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         metrics = device_mean({"d_loss": d_loss, "g_loss": g_loss, **probabilities(real_logits, fake_logits),
                                "r_t": jnp.mean(jnp.sign(real_logits))}, axis_name)
         metrics.update(r1=r1, pl=pl, pl_mean=pl_mean, ada_p=p, nonfinite=what)
+        if config.transition_end:
+            metrics["cond_weight"] = lam
         return new_state, metrics
 
     return step
