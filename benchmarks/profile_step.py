@@ -1,4 +1,4 @@
-"""Where the DCGAN train step's time goes on this backend: the costliest XLA ops of one step.
+"""Where a train step's time goes on this backend: the costliest XLA ops of one step.
 
 Traces a few calls of the library's jitted step (``jax.profiler``), sums each compiled op's
 time over the worker threads, and prints the top ones per step with their output shape and the
@@ -6,6 +6,7 @@ JAX source op they came from (the HLO's ``op_name`` metadata). This is how the s
 kernel gradient of the 1-channel layers was found (benchmarks/NOTES.md).
 
     python benchmarks/profile_step.py --setting dcgan28:128 --top 15
+    python benchmarks/profile_step.py --config stylegan2_ada_mnist --set ada= --set ada_target=0   # any named config
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=5, help="traced steps (after 3 untraced)")
     p.add_argument("--top", type=int, default=20)
     p.add_argument("--plain", action="store_true", help="every conv the plain lax op")
+    p.add_argument("--config", help="profile this named config's step instead of --setting")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field of --config")
     args = p.parse_args(argv)
 
     import jax
@@ -45,7 +48,12 @@ def main(argv=None) -> int:
     from gan_jax.tasks import init_state
     from gan_jax.tasks import make_train_step
 
-    spec, config = parse_setting(args.setting, 64, "float32")
+    if args.config:
+        from gan_jax.configs import get, override, validate
+        config = validate(override(get(args.config), args.set))
+        spec = args.config + "".join(f" {kv}" for kv in args.set)
+    else:
+        spec, config = parse_setting(args.setting, 64, "float32")
     if args.plain:  # every conv the plain lax op (ops.policy_for: ops.PLAIN)
         config = dataclasses.replace(config, fast_conv=False)
     state = init_state(config)
