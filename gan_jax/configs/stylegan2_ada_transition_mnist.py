@@ -11,7 +11,7 @@ for the first 2,000 steps G's mapping network gets no cluster embedding and D's 
 unconditional; then lambda rises linearly to 1 at step 4,000 (:mod:`gan_jax.tasks.style`). The
 transition points (20 % and 40 % of the 10,000 steps the config first had, the paper's
 proportions) were fixed before any run. The length was then doubled to 20,000 steps, the most
-that fits 30 minutes, after seeing seed 0's 10,000-step result; no probe seed was run.
+that fits 30 minutes, after seeing seed 0's 10,000-step result; no probe seed had been run.
 Results (spread 8.8-8.9; Fréchet distances 4.6-7.9x lower than the self-conditioned config's
 at its 10,000 steps): ``experiments/stylegan/results.md``.
 """
