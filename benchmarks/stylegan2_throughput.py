@@ -37,7 +37,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 
@@ -47,21 +46,13 @@ CHECK_STEPS = (0, 1, 16, 17)
 
 
 def cpu_info() -> dict:
-    """``lscpu``'s model name and whether the CPU has AVX-512 (AVX-512F)."""
-    model = platform.processor() or "?"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")),
-                     model)
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        pass
-    return {"model_name": model, "avx512": " avx512f" in flags, "avx2": " avx2" in flags}
+    """The CPU's model name (``/proc/cpuinfo``, as ``lscpu`` shows it), its ISA flags of note,
+    usable cores, and whether it has AVX-512 (AVX-512F) / AVX2: :func:`gan_jax.ops.autotune.cpu_id`."""
+    from gan_jax.ops.autotune import cpu_id
+
+    cpu = cpu_id()
+    return {"model_name": cpu.model, "isa": list(cpu.isa), "cores": cpu.cores, "avx512": "avx512f" in cpu.isa,
+            "avx2": "avx2" in cpu.isa}
 
 
 def jax_variant(config, steps: int):
@@ -162,12 +153,13 @@ def main(argv=None) -> int:
     from gan_jax.bench.timing import interleaved_times
 
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cpu = cpu_info()
+    cores = cpu["cores"]
     torch.set_num_threads(args.threads or cores)
     config = ts.bench_config()
     if args.batch:
         config = dataclasses.replace(config, batch_size=args.batch)
-    env = {**cpu_info(), "cores": cores, "jax": jax.__version__, "jax_backend": jax.default_backend(),
+    env = {**cpu, "jax": jax.__version__, "jax_backend": jax.default_backend(),
            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
            "torch_interop_threads": torch.get_num_interop_threads(), "python": platform.python_version(),
            "xla_flags": os.environ.get("XLA_FLAGS", ""),
