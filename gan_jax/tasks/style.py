@@ -138,10 +138,11 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         if codes:  # the mixing latent draws from the same cluster
             z = z.at[:, 1, :codes].set(z[:, 0, :codes])
         variables = {"params": g_params, "batch_stats": g_stats}
-        w, new = g_net.apply(variables, z[:, 0], 1.0, update_w_avg, lam, method="mapping", mutable=["batch_stats"])
+        w, new = g_net.apply(variables, z[:, 0], update_w_avg=update_w_avg, cond_weight=lam, method="mapping",
+                             mutable=["batch_stats"])
         ws = jnp.broadcast_to(w[:, None], (b, layers, w.shape[-1]))
         if config.style_mixing > 0:
-            w2 = g_net.apply(variables, z[:, 1], 1.0, False, lam, method="mapping")
+            w2 = g_net.apply(variables, z[:, 1], cond_weight=lam, method="mapping")
             u = jax.random.uniform(k_mix, (2,))
             crossover = jnp.where(u[0] < config.style_mixing, 1 + jnp.floor(u[1] * (layers - 1)), layers)
             ws = stylegan2.mix_styles(w, w2, crossover, layers)
@@ -177,9 +178,7 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
     def discriminate(d_params, x, labels, lam):
         """D's logits [B] for images ``x`` and their clusters ``labels`` (None: unconditional),
         the projection term weighted by ``lam`` (transitional training)."""
-        if not config.transition_end:
-            return d_net.apply({"params": d_params}, x, labels)
-        return d_net.apply({"params": d_params}, x, labels, True, lam)
+        return d_net.apply({"params": d_params}, x, labels, cond_weight=lam)
 
     def d_objective(d_params, real, fake, aug_real, aug_fake, step, y_real, y_fake, lam):
         real_logits = discriminate(d_params, augment(real, aug_real), y_real, lam)
