@@ -244,9 +244,13 @@ def tolerances(backend: str = "cpu", dtype: str = "float32", fused: bool = False
 
 
 def limit(tol: dict, key: str) -> float | None:
-    """The limit of a difference ``key`` (``name`` or ``name@i``, step i: ``tol[name@i]``, else
-    ``tol[name]``), None if it is reported only."""
-    return tol[key] if key in tol else tol.get(key.split("@")[0])
+    """The limit of a difference ``key`` (``name`` or ``name@i``, step i): ``tol[name@i]``, else for
+    i >= 2 ``tol[name@2]`` (the limit of every step after Adam's first), else ``tol[name]``; None
+    if it is reported only."""
+    if key in tol:
+        return tol[key]
+    name, _, i = key.partition("@")
+    return tol[f"{name}@2"] if i and f"{name}@2" in tol else tol.get(name)
 
 
 def failures(diff: dict, tol: dict) -> list[str]:

@@ -44,7 +44,7 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
-from gan_jax.bench.equivalence import LOOSE, TOLERANCE, differences, reference_inputs, rel
+from gan_jax.bench.equivalence import LOOSE, TOLERANCE, differences, failures, reference_inputs, rel
 from gan_jax.bench.torch_ref import _adam_state
 from gan_jax.models import stylegan2 as sg
 from gan_jax.tasks import style
@@ -635,19 +635,6 @@ def check(config=None, seed: int = 0, steps=2, step_fn=None, trainer: TorchStyle
     return diffs
 
 
-def limit(tol: dict, key: str) -> float | None:
-    """The limit of ``name`` or ``name@i``: ``tol[key]``, else for i >= 2 ``tol[name@2]`` (a step after
-    Adam's first), else ``tol[name]``; None: reported only."""
-    name, _, i = key.partition("@")
-    if key in tol:
-        return tol[key]
-    if i and f"{name}@2" in tol:
-        return tol[f"{name}@2"]
-    return tol.get(name)
-
-
 def check_failures(diff: dict, tol: dict | None = None) -> list[str]:
     """Every difference of :func:`check` over its limit (:data:`STYLE_TOLERANCE`)."""
-    tol = STYLE_TOLERANCE if tol is None else tol
-    return [f"{k} {v:.1e} > {limit(tol, k):.1e}" for k, v in diff.items()
-            if limit(tol, k) is not None and not v <= limit(tol, k)]
+    return failures(diff, STYLE_TOLERANCE if tol is None else tol)
