@@ -46,6 +46,11 @@ def rel(a, b) -> float:
     return float(num / max(den, 1e-30))
 
 
+def rel_scalar(a: float, b: float) -> float:
+    """|a - b| / |b| of two numbers (inf when either is not finite)."""
+    return abs(a - b) / max(abs(b), 1e-30) if np.isfinite(a) and np.isfinite(b) else float("inf")
+
+
 def step_latents(state, config) -> jax.Array:
     """The latent batch ``gan_jax.tasks.generate`` draws for the generator update of ``state``'s next step."""
     return _latents_for_key(state.key, config)
@@ -89,10 +94,6 @@ def _summary(state, metrics) -> dict:
 def differences(ref: dict, new: dict, old_g, old_d, config, var_key: str = "bn_running_var") -> dict:
     """The differences of ``new`` from ``ref`` (both :func:`_summary`-shaped) after steps from
     parameters ``old_g``/``old_d`` (see the module doc)."""
-    def loss_rel(name):
-        a, b = ref[name], new[name]
-        return abs(a - b) / max(abs(b), 1e-30) if np.isfinite(a) and np.isfinite(b) else float("inf")
-
     def sub(a, b):
         return jax.tree.map(lambda x, y: np.asarray(x, np.float64) - np.asarray(y, np.float64), a, b)
 
@@ -110,8 +111,8 @@ def differences(ref: dict, new: dict, old_g, old_d, config, var_key: str = "bn_r
     g_med, g_share = per_tensor(ref["g_params"], new["g_params"], config.lr_g)
     d_med, d_share = per_tensor(ref["d_params"], new["d_params"], config.lr_d)
     return {
-        "d_loss": loss_rel("d_loss"),
-        "g_loss": loss_rel("g_loss"),
+        "d_loss": rel_scalar(ref["d_loss"], new["d_loss"]),
+        "g_loss": rel_scalar(ref["g_loss"], new["g_loss"]),
         "g_params": rel(ref["g_params"], new["g_params"]),
         "d_params": rel(ref["d_params"], new["d_params"]),
         "g_update_median": g_med,

@@ -44,7 +44,8 @@ import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
-from gan_jax.bench.equivalence import LOOSE, TOLERANCE, differences, failures, reference_inputs, rel
+from gan_jax.bench.equivalence import (LOOSE, TOLERANCE, differences, failures, reference_inputs, rel,
+                                      rel_scalar)
 from gan_jax.bench.torch_ref import _adam_state
 from gan_jax.models import stylegan2 as sg
 from gan_jax.tasks import style
@@ -560,12 +561,6 @@ limits): channels-last's path-length gradient carries ~1e-3 relative rounding ag
 reference's check (:data:`STYLE_TOLERANCE`)."""
 
 
-def _rel_scalar(a: float, b: float) -> float:
-    if not (np.isfinite(a) and np.isfinite(b)):
-        return float("inf")
-    return abs(a - b) / max(abs(b), 1e-30) if a != b else 0.0
-
-
 def _check_one_step(config, state, real: np.ndarray, step_fn, trainer: TorchStyleGAN2, torch_config):
     """(differences of one JAX step from one torch step, both from ``state``; the JAX state after it)."""
     old_g, old_d = jax.tree.map(np.array, (state.g_params, state.d_params))
@@ -588,8 +583,8 @@ def _check_one_step(config, state, real: np.ndarray, step_fn, trainer: TorchStyl
                   "d_loss": float(out["d_loss"]), "g_loss": float(out["g_loss"])}
     diff = differences(torch_side, jax_side, old_g, old_d, torch_config, var_key="pl_mean")
     diff["w_avg"] = diff.pop("bn_running_mean")
-    diff["r1"] = _rel_scalar(float(out["r1"]), float(metrics["r1"]))
-    diff["pl"] = _rel_scalar(float(out["pl"]), float(metrics["pl"]))
+    diff["r1"] = rel_scalar(float(out["r1"]), float(metrics["r1"]))
+    diff["pl"] = rel_scalar(float(out["pl"]), float(metrics["pl"]))
     if trainer.ema is not None and new_state.ema is not None:
         names = [n for n, _ in trainer.g.named_parameters()]
         ema = tree_like(trainer.g, new_state.ema["params"], dict(zip(names, trainer.ema)))
