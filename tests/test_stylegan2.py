@@ -119,6 +119,36 @@ def test_modulated_conv_equals_a_per_sample_conv_with_scaled_weights():
         np.testing.assert_allclose(got, jnp.concatenate(expected), rtol=1e-5, atol=1e-5)
 
 
+def test_conv2d_up_equals_nearest_upsampling_then_the_conv_with_first_and_second_derivatives():
+    """The phase form (four 2x2 convs of the low-resolution input) against the definition, on a
+    non-square odd size, including the up flag of modulated_conv and a double derivative (the
+    path-length penalty differentiates G twice)."""
+    keys = jax.random.split(jax.random.PRNGKey(5), 3)
+    x = jax.random.normal(keys[0], (2, 5, 3, 4))
+    kernel = jax.random.normal(keys[1], (3, 3, 4, 6))
+    styles = jax.random.normal(keys[2], (2, 4)) + 1.0
+
+    def reference(x, kernel):
+        return lax.conv_general_dilated(sg.upsample_nearest(x), kernel, (1, 1), "SAME",
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+    got = sg.conv2d_up(x, kernel)
+    assert got.shape == (2, 10, 6, 6)
+    np.testing.assert_allclose(got, reference(x, kernel), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sg.modulated_conv(x, kernel, styles, up=True),
+                               sg.modulated_conv(sg.upsample_nearest(x), kernel, styles), rtol=1e-5, atol=1e-5)
+
+    def input_gradient_norm(conv, x, kernel):  # a path-length-like functional: |d<y, y>/dx|^2
+        return jnp.sum(jax.grad(lambda x: jnp.sum(jnp.sin(conv(x, kernel))))(x) ** 2)
+
+    for argnum in (0, 1):
+        got = jax.grad(input_gradient_norm, argnum + 1)(sg.conv2d_up, x, kernel)
+        expected = jax.grad(input_gradient_norm, argnum + 1)(reference, x, kernel)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="3x3 kernel"):
+        sg.conv2d_up(x, kernel[:1, :1])
+
+
 def test_demodulation_gives_unit_output_std_for_unit_variance_input():
     keys = jax.random.split(jax.random.PRNGKey(1), 3)
     x = jax.random.normal(keys[0], (4, 40, 40, 64))

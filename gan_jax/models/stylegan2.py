@@ -9,7 +9,7 @@ Generator = mapping network + synthesis network:
 * synthesis: w+ [B, L, W] (or one w [B, W] for every layer) -> images [B, R, R, C]. A learned
   constant S x S, then per resolution two *modulated, demodulated* 3x3 convs (the first
   after a nearest-neighbour 2x upsampling, cheaper on the CPU than the paper's bilinear
-  one), each followed by per-pixel noise x a learned strength, bias and leaky ReLU; a
+  one, and computed without materialising it: :func:`conv2d_up`), each followed by per-pixel noise x a learned strength, bias and leaky ReLU; a
   modulated 1x1 toRGB per resolution, the images summed over bilinearly upsampled
   resolutions (the skip architecture). Row l of w+ drives synthesis conv l, and toRGB j
   takes the row after its resolution's last conv: L = :func:`num_ws` = 2 + 2k rows for k
@@ -162,15 +162,42 @@ def conv2d(x, kernel, groups: int = 1):
     return _canonical_conv(x, kernel, ((k // 2, k // 2), (kernel.shape[1] // 2, kernel.shape[1] // 2)))
 
 
-def modulated_conv(x, weight, styles, demodulate: bool = True, eps: float = 1e-8):
-    """StyleGAN2's modulated convolution, 'same' padding.
+# Nearest 2x upsampling then a 3x3 conv, per output phase a (row 2i + a): the upsampled rows
+# 2i + a - 1 .. 2i + a + 1 are input rows (i - 1, i, i) for a = 0 and (i, i, i + 1) for a = 1,
+# so phase a is a 2x2 conv over input rows (i - 1 + a, i + a) by the kernel's rows folded:
+# _UP_FOLD[a, r, dy] says whether kernel row dy lands on window row r.
+_UP_FOLD = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)  # [a, r, dy]
 
-    x [B, H, W, I], weight [k, k, I, O], styles [B, I] -> [B, H, W, O]. Sample b is convolved
-    with w'_b = weight * styles[b, i] (per input channel); with ``demodulate`` each output
-    channel o is then divided by sqrt(sum_{k, k, i} w'_b^2 + eps). Computed as conv(x * s, w)
-    times the demodulation factors: the same numbers, one ordinary conv for the whole batch.
+
+def conv2d_up(x, kernel):
+    """``conv2d(upsample_nearest(x), kernel)`` for a 3x3 kernel: x [B, H, W, I] -> [B, 2H, 2W, O].
+
+    The same numbers in 16 taps per input pixel instead of 36: each of the four output phases
+    (row parity a, column parity b) is a 2x2 conv of the low-resolution x by the 3x3 kernel
+    folded (:data:`_UP_FOLD`), the phases interleaved. On XLA:CPU its forward and backward run
+    in about 60 % of the upsample-then-conv time at the 28 px model's sizes
+    (``benchmarks/stylegan2_throughput.py``).
     """
-    y = conv2d(x * styles[:, None, None, :].astype(x.dtype), weight)
+    if kernel.shape[:2] != (3, 3):
+        raise ValueError(f"conv2d_up expects a 3x3 kernel, got {kernel.shape[:2]}")
+    b, h, w, _ = x.shape
+    phases = jnp.einsum("ard,bse,deio->abrsio", _UP_FOLD, _UP_FOLD, kernel)  # [2, 2, 2, 2, I, O]
+    rows = [jnp.stack([_canonical_conv(x, phases[a, c], ((1 - a, a), (1 - c, c))) for c in range(2)], axis=3)
+            for a in range(2)]  # each [B, H, W, 2 (column parity), O]
+    return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, kernel.shape[-1])
+
+
+def modulated_conv(x, weight, styles, demodulate: bool = True, up: bool = False, eps: float = 1e-8):
+    """StyleGAN2's modulated convolution, 'same' padding (after nearest 2x upsampling with ``up``).
+
+    x [B, H, W, I], weight [k, k, I, O], styles [B, I] -> [B, H, W, O] ([B, 2H, 2W, O] with
+    ``up``). Sample b is convolved with w'_b = weight * styles[b, i] (per input channel); with
+    ``demodulate`` each output channel o is then divided by sqrt(sum_{k, k, i} w'_b^2 + eps).
+    Computed as conv(x * s, w) times the demodulation factors: the same numbers, one ordinary
+    conv for the whole batch (:func:`conv2d_up` with ``up``).
+    """
+    x = x * styles[:, None, None, :].astype(x.dtype)
+    y = conv2d_up(x, weight) if up else conv2d(x, weight)
     if demodulate:
         d = lax.rsqrt(jnp.einsum("hwio,bi->bo", jnp.square(weight), jnp.square(styles)) + eps)  # [B, O]
         y = y * d[:, None, None, :]
@@ -287,12 +314,10 @@ class SynthesisLayer(nn.Module):
 
     @nn.compact
     def __call__(self, x, w, noise=None):
-        if self.up:
-            x = upsample_nearest(x)
         fan_in = x.shape[-1]
         styles = EqualDense(fan_in, bias_init=1.0, name="affine")(w)
         kernel = self.param("kernel", nn.initializers.normal(1.0), (3, 3, fan_in, self.features))
-        y = modulated_conv(x, kernel / math.sqrt(9 * fan_in), styles, demodulate=True)
+        y = modulated_conv(x, kernel / math.sqrt(9 * fan_in), styles, demodulate=True, up=self.up)
         const = self.variable("batch_stats", "noise_const",
                               lambda: jax.random.normal(self.make_rng("params"), y.shape[1:3]))
         noise = const.value[None, :, :, None] if noise is None else noise
