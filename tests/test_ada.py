@@ -42,6 +42,23 @@ def test_augmentations_are_differentiable_and_linear_in_the_images():
     assert np.isfinite(grads).all() and float(jnp.abs(grads).sum()) > 0
 
 
+def test_the_warp_is_skipped_only_where_it_is_the_identity():
+    """apply's run-time skip (every geometry the identity) gives exactly the warp's values and
+    gradients, whether it skips or not; one augmented image in the batch turns the warp on."""
+    x = _images(1, b=8)
+    params = ada.sample_params(jax.random.PRNGKey(7), 8, 0.0, ada.GEOMETRIC, (12, 12))
+    moved = params._replace(geometry=params.geometry.at[3, 0, 2].set(1.5))  # image 3 shifted 1.5 px
+    for p in (params, moved):
+        got, always = ada.apply(x, p, ada.GEOMETRIC), ada.warp(x, p.geometry)
+        np.testing.assert_array_equal(got, always)
+        weights = _images(1, b=8, seed=9)
+        np.testing.assert_array_equal(jax.grad(lambda v: jnp.vdot(ada.apply(v, p, ada.GEOMETRIC), weights))(x),
+                                      jax.grad(lambda v: jnp.vdot(ada.warp(v, p.geometry), weights))(x))
+    np.testing.assert_array_equal(ada.apply(x, params, ada.GEOMETRIC), x)
+    changed = np.abs(np.asarray(ada.apply(x, moved, ada.GEOMETRIC) - x)).max(axis=(1, 2, 3)) > 0
+    assert changed.tolist() == [n == 3 for n in range(8)]
+
+
 def test_integer_geometry_is_exact():
     x = _images(1, b=32)
     out = np.asarray(ada.augment(x, jax.random.PRNGKey(3), 1.0, ("rotate90",)))

@@ -222,9 +222,16 @@ def recolor(images, color):
 
 def apply(images, params: AugmentParams, ops: tuple[str, ...] = GEOMETRIC + COLOR):
     """The augmented images [B, H, W, C]: geometry then colour (each skipped at trace time
-    when ``ops`` has none of its kind)."""
+    when ``ops`` has none of its kind).
+
+    The warp is also skipped at run time (``lax.cond``) when every image's geometry is the
+    identity, where it would return the images unchanged: ADA keeps p small for most of a run
+    that does not overfit (at p = 1e-4, 32 reals and 32 fakes draw no geometric op about 95 %
+    of the time), and the warp and its gradient are then a sixth of a 28 px StyleGAN2 step.
+    """
     if any(op in GEOMETRIC for op in ops):
-        images = warp(images, params.geometry)
+        untouched = jnp.all(params.geometry == jnp.eye(3, dtype=params.geometry.dtype))
+        images = jax.lax.cond(untouched, lambda x: x, lambda x: warp(x, params.geometry), images)
     if any(op in COLOR for op in ops):
         images = recolor(images, params.color)
     return images
