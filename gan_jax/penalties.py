@@ -16,7 +16,10 @@ Per-sample gradients come from ``jax.grad`` of ``sum_i D(x)_i``: the i-th
 logit depends only on the i-th image, so d(sum)/d(x_i) = dD(x)_i/d(x_i). This
 holds only when D has no interaction between the samples of a batch (no
 BatchNorm in training mode, no minibatch-stddev layer, ...); with such layers
-the "per-sample" gradients are silently mixed across the batch.
+the "per-sample" gradients are silently mixed across the batch. StyleGAN2's D has a
+minibatch-stddev layer, and its step (``tasks/style.py``) takes R1 this way on purpose, as
+the official StyleGAN2(-ADA) does: the penalty is then that of the batch's summed logits, a
+small cross-sample term included, not the textbook per-sample norm.
 """
 from __future__ import annotations
 

@@ -221,7 +221,7 @@ def test_inversion_of_a_generated_image_reaches_the_documented_psnr(pg):
     np.testing.assert_allclose(h.edit(pg, C, found.latent, [0.0] * 5).image, found.reconstruction, atol=1e-5)
 
 
-def test_inversion_with_progress_computes_what_gan_jax_invert_computes(pg):
+def test_inversion_reports_each_chunk_to_the_page_and_computes_what_gan_jax_invert_computes(pg):
     from gan_jax import sampling
     from gan_jax.edit import invert_with_progress
     from gan_jax.play import inversion
@@ -231,7 +231,11 @@ def test_inversion_with_progress_computes_what_gan_jax_invert_computes(pg):
     target = jax.numpy.asarray(h.generate(pg, C, seed=1, num=1).images)
     options = dict(z_dim=pg.config.z_dim, features=pg.model.d_features, feature_variables=pg.model.d_variables(),
                    steps=h.INVERT_STEPS, restarts=h.INVERT_RESTARTS)  # the page's: compiled once for both
-    ours = inversion.invert(g, variables, target, jax.random.PRNGKey(0), on_progress=lambda d, t: None, **options)
+    reported = []
+    ours = inversion.invert(g, variables, target, jax.random.PRNGKey(0), max_chunks=4,
+                            on_progress=lambda done, steps: reported.append((done, steps)), **options)
+    chunk = h.INVERT_STEPS // len(reported)
+    assert 1 < len(reported) <= 4 and reported == [(chunk * (i + 1), h.INVERT_STEPS) for i in range(len(reported))]
     theirs = invert_with_progress(g, variables, target, jax.random.PRNGKey(0), **options)
     np.testing.assert_allclose(ours.latents, theirs.latents, atol=1e-6)
     np.testing.assert_allclose(ours.curves, theirs.curves, rtol=1e-6)

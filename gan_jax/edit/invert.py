@@ -194,23 +194,27 @@ def invert_with_progress(g: Callable, variables, targets: jax.Array, key: jax.Ar
                          weights: jax.Array | None = None, features: Callable | None = None,
                          feature_variables=None, feature_weight: float = 0.1, latent_weight: float = 0.0,
                          steps: int = 1000, restarts: int = 8, lr: float = 0.1, progress: bool = False,
-                         desc: str = "invert", max_chunks: int = 20, codes: int = 0) -> Inversion:
+                         desc: str = "invert", max_chunks: int = 20, codes: int = 0,
+                         on_progress: Callable[[int, int], None] | None = None) -> Inversion:
     """:func:`invert`, run as at most ``max_chunks`` jitted calls of equal numbers of steps, so
-    that a tqdm bar (on stderr, shown when ``progress`` and stderr is a terminal) can follow
-    it from Python, outside the jitted code. The same optimisation as :func:`invert`, equal to
-    float rounding (tested; what ``gan-jax invert`` writes came out bit for bit the same on
-    CPU). Call it from Python, not under ``jax.jit``."""
+    that a tqdm bar (on stderr, shown when ``progress`` and stderr is a terminal) and
+    ``on_progress(done, steps)`` (called once each chunk has been computed; the playground's
+    progress bar) can follow it from Python, outside the jitted code. The same optimisation as
+    :func:`invert`, equal to float rounding (tested; what ``gan-jax invert`` writes came out bit
+    for bit the same on CPU). Call it from Python, not under ``jax.jit``."""
     losses = dict(g=g, variables=variables, features=features, feature_variables=feature_variables,
                   feature_weight=feature_weight, latent_weight=latent_weight)
     carry, weights = _jit_start(targets, key, z_dim, weights, restarts, lr, steps, g, variables, codes)
     length = chunk_length(steps, max_chunks)
     curves = []
     with bar(steps, desc, progress, unit="step") as pbar:
-        for _ in range(steps // length):
+        for done in range(length, steps + 1, length):
             carry, curve = _jit_advance(carry, targets, weights, **losses, lr=lr, steps=steps, length=length)
-            if not pbar.disable:
+            if not pbar.disable or on_progress is not None:
                 curve.block_until_ready()
             curves.append(curve)
             pbar.update(length)
+            if on_progress is not None:
+                on_progress(done, steps)
     curves = curves[0] if len(curves) == 1 else jnp.concatenate(curves, axis=-1)
     return _jit_finish(carry[0], curves, targets, weights, **losses)
