@@ -9,12 +9,13 @@ Generator = mapping network + synthesis network:
 * synthesis: w+ [B, L, W] (or one w [B, W] for every layer) -> images [B, R, R, C]. A learned
   constant S x S, then per resolution two *modulated, demodulated* 3x3 convs (the first
   after a nearest-neighbour 2x upsampling, cheaper on the CPU than the paper's bilinear
-  one, and computed without materialising it: :func:`conv2d_up`), each followed by per-pixel noise x a learned strength, bias and leaky ReLU; a
-  modulated 1x1 toRGB per resolution, the images summed over bilinearly upsampled
-  resolutions (the skip architecture). Row l of w+ drives synthesis conv l, and toRGB j
-  takes the row after its resolution's last conv: L = :func:`num_ws` = 2 + 2k rows for k
-  upsamplings. Noise maps are inputs (:func:`noise_shapes`); without them, the fixed
-  ``noise_const`` maps drawn at init (in ``batch_stats``) are used.
+  one, and computed without materialising it: :func:`conv2d_up`), each followed by per-pixel
+  noise x a learned strength, bias and leaky ReLU; a modulated 1x1 toRGB per resolution, the
+  images summed over bilinearly upsampled resolutions (the skip architecture). Row l of w+
+  drives synthesis conv l, and toRGB j takes the row after its resolution's last conv:
+  L = :func:`num_ws` = 2 + 2k rows for k upsamplings. Noise maps are inputs
+  (:func:`noise_shapes`); without them, the fixed ``noise_const`` maps drawn at init (in
+  ``batch_stats``) are used.
 
 Discriminator: fromRGB, residual blocks (two 3x3 convs, the second at half resolution after
 2x2 average pooling; a 1x1 skip; sum x 1/sqrt 2), then at S x S a minibatch-stddev channel,
@@ -176,7 +177,7 @@ def conv2d_up(x, kernel):
     (row parity a, column parity b) is a 2x2 conv of the low-resolution x by the 3x3 kernel
     folded (:data:`_UP_FOLD`), the phases interleaved. On XLA:CPU its forward and backward run
     in about 60 % of the upsample-then-conv time at the 28 px model's sizes
-    (``benchmarks/stylegan2_throughput.py``).
+    (``benchmarks/upconv.py``).
     """
     if kernel.shape[:2] != (3, 3):
         raise ValueError(f"conv2d_up expects a 3x3 kernel, got {kernel.shape[:2]}")
