@@ -226,8 +226,9 @@ def apply(images, params: AugmentParams, ops: tuple[str, ...] = GEOMETRIC + COLO
 
     The warp is also skipped at run time (``lax.cond``) when every image's geometry is the
     identity, where it would return the images unchanged: ADA keeps p small for most of a run
-    that does not overfit (at p = 1e-4, 32 reals and 32 fakes draw no geometric op about 95 %
-    of the time), and the warp and its gradient are then a sixth of a 28 px StyleGAN2 step.
+    that does not overfit (at p = 1e-4 a batch of 32 draws no geometric op about 98 % of the time),
+    and the warp and its gradient cost about 7 % of a 28 px StyleGAN2 step
+    (``benchmarks/step_variants.py``; ``experiments/stylegan/results.md``).
     """
     if any(op in GEOMETRIC for op in ops):
         untouched = jnp.all(params.geometry == jnp.eye(3, dtype=params.geometry.dtype))
