@@ -176,7 +176,7 @@ def conv2d_up(x, kernel):
     The same numbers in 16 taps per input pixel instead of 36: each of the four output phases
     (row parity a, column parity b) is a 2x2 conv of the low-resolution x by the 3x3 kernel
     folded (:data:`_UP_FOLD`), the phases interleaved. On XLA:CPU its forward and backward run
-    in about 60 % of the upsample-then-conv time at the 28 px model's sizes
+    in 52-61 % of the upsample-then-conv time at the 28 px model's sizes
     (``benchmarks/upconv.py``).
     """
     if kernel.shape[:2] != (3, 3):
