@@ -244,3 +244,7 @@ def test_measure_steps_times_the_real_step(tiny_config):
     assert all(len(t) == 2 and all(x > 0 for x in t) for t in times.values())
     times, failed = measure_steps(dataclasses.replace(tiny_config, task="pix2pix", model="unet"), [""])
     assert times == {} and "" in failed  # a task whose batch is not images: nothing timed, no crash
+    # Self-conditioned (the default config's kind): D reads cluster labels, so the batch has them.
+    times, failed = measure_steps(dataclasses.replace(tiny_config, cluster_code=4), [""], rounds=1, min_rounds=1,
+                                  warmup=0)
+    assert failed == {} and len(times[""]) == 1

@@ -26,14 +26,17 @@ from typing import Callable, Sequence
 
 def synthetic_batch(config) -> dict:
     """A batch of uniform images in [-1, 1] [real_batch_size, R, R, C] (and int32 labels [B]
-    for a class-conditional config), as the data pipeline gives the ``generate`` task."""
+    wherever D reads them: a class-conditional or self-conditioned config,
+    :func:`gan_jax.tasks.generate.d_classes`), as the data pipeline gives the train step."""
     import numpy as np
+
+    from gan_jax.tasks.generate import d_classes
 
     rng = np.random.default_rng(0)
     shape = (config.real_batch_size, config.resolution, config.resolution, config.channels)
     batch = {"image": rng.uniform(-1.0, 1.0, shape).astype(np.float32)}
-    if config.num_classes:
-        batch["label"] = rng.integers(0, config.num_classes, config.real_batch_size).astype(np.int32)
+    if d_classes(config):
+        batch["label"] = rng.integers(0, d_classes(config), config.real_batch_size).astype(np.int32)
     return batch
 
 
