@@ -7,7 +7,8 @@ Usage::
 
 Each variant is ``NAME:KEY=VALUE,KEY=VALUE`` (the overrides of ``gan-jax train --set``; an empty
 list after the colon is the config itself). Every variant's step is ``jax.jit(make_train_step(config),
-donate_argnums=0)`` from its own fresh state on one fixed random batch; the variants run one unit
+donate_argnums=0)`` from its own fresh state on one fixed random batch
+(:func:`gan_jax.bench.autotune.synthetic_batch`); the variants run one unit
 of ``--steps`` steps each in turn for ``--rounds`` rounds after one untimed unit
 (:func:`gan_jax.bench.timing.interleaved_times`), and the table gives the median ms per step.
 """
@@ -32,23 +33,27 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=16, help="steps per timed unit (default 16)")
     parser.add_argument("--rounds", type=int, default=6, help="timed rounds (default 6)")
     args = parser.parse_args(argv)
+    try:
+        variants = [parse_variant(text) for text in args.variant]
+    except ValueError as e:
+        parser.error(str(e))
 
     import jax
-    import numpy as np
 
+    from gan_jax.bench.autotune import synthetic_batch
     from gan_jax.bench.timing import interleaved_times
-    from gan_jax.configs import get, override
+    from gan_jax.configs import get, override, validate
+    from gan_jax.errors import UserError
     from gan_jax.tasks import init_state, make_train_step
 
-    base = get(args.config)
+    try:
+        configs = {name: validate(override(get(args.config), sets)) for name, sets in variants}
+    except UserError as e:
+        parser.error(str(e))
     units = {}
-    for name, sets in map(parse_variant, args.variant):
-        config = override(base, sets)
+    for name, config in configs.items():
         step = jax.jit(make_train_step(config), donate_argnums=0)
-        rng = np.random.default_rng(0)
-        shape = (config.batch_size, config.resolution, config.resolution, config.channels)
-        batch = {"image": jax.numpy.asarray(rng.uniform(-1, 1, shape).astype(np.float32)),
-                 "label": jax.numpy.asarray(rng.integers(0, 10, config.batch_size).astype(np.int32))}
+        batch = jax.device_put(synthetic_batch(config))
         box = [init_state(config)]
 
         def unit(step=step, batch=batch, box=box):
