@@ -100,6 +100,19 @@ def test_config_checks():
         validate(dataclasses.replace(TINY, ada="bgcx"))
     with pytest.raises(UserError, match="style_mixing=1.5"):
         validate(dataclasses.replace(TINY, style_mixing=1.5))
+    with pytest.raises(UserError, match="mbstd_group=0"):
+        validate(dataclasses.replace(TINY, mbstd_group=0))
+
+
+def test_discriminator_reads_the_minibatch_stddev_over_the_configured_group():
+    """Changing rows 4..7 moves the logits of rows 0..3 only when they share a group (mbstd_group=8)."""
+    x = jax.random.uniform(jax.random.PRNGKey(0), (8, TINY.resolution, TINY.resolution, TINY.channels), minval=-1)
+    other = x.at[4:].set(-x[4:])
+    for group, coupled in ((4, False), (8, True)):
+        _, d = sg.build(dataclasses.replace(TINY, mbstd_group=group))
+        variables = d.init(jax.random.PRNGKey(1), x)
+        moved = np.abs(np.asarray(d.apply(variables, x)[:4] - d.apply(variables, other)[:4])).max()
+        assert (moved > 1e-6) == coupled, (group, moved)
 
 
 def test_modulated_conv_equals_a_per_sample_conv_with_scaled_weights():

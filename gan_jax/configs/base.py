@@ -223,6 +223,9 @@ class Config:
     """StyleGAN2: dense layers of the mapping network z -> w (w has ``z_dim`` dimensions)."""
     style_mixing: float = 0.9
     """StyleGAN2: probability that a training batch mixes two latents' styles at a random crossover layer."""
+    mbstd_group: int = 4
+    """StyleGAN2: rows per minibatch-stddev group in D (gcd with the rows D sees per device); 4 in
+    StyleGAN2-ADA's configs, 32 (the whole batch) in its CIFAR-10 one."""
     pl_weight: float = 2.0
     """StyleGAN2: weight of the path-length regulariser (0: off), applied every ``pl_every`` steps."""
     pl_every: int = 4

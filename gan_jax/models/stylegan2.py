@@ -405,6 +405,7 @@ class StyleGAN2Discriminator(nn.Module):
     width: int = 32
     num_classes: int = 0
     transition: bool = False
+    mbstd_group: int = MBSTD_GROUP
 
     @nn.compact
     def __call__(self, x, labels=None, train: bool = True, cond_weight=1.0):
@@ -419,7 +420,7 @@ class StyleGAN2Discriminator(nn.Module):
             h = act(EqualConv(h.shape[-1], 3, name=f"conv_{j}_a")(h))
             h = act(EqualConv(out, 3, name=f"conv_{j}_b")(downsample_2x(h)))
             h = (skip + h) / SQRT2
-        h = minibatch_stddev(h)
+        h = minibatch_stddev(h, self.mbstd_group)
         h = act(EqualConv(h.shape[-1] - 1, 3, name="epilogue_conv")(h))
         h = act(EqualDense(h.shape[-1], name="epilogue_dense")(h.reshape(h.shape[0], -1)))
         if not self.num_classes:
@@ -504,6 +505,8 @@ def validate(config) -> None:
     check_style_layout(config, "stylegan2", "its D has no normalisation")
     if config.mapping_layers < 1:
         raise UserError(f"mapping_layers={config.mapping_layers}: expected at least 1")
+    if config.mbstd_group < 1:
+        raise UserError(f"mbstd_group={config.mbstd_group}: expected at least 1 row per minibatch-stddev group")
 
 
 def build(config, axis_name: str | None = None):
@@ -513,7 +516,7 @@ def build(config, axis_name: str | None = None):
     return (StyleGAN2Generator(config.resolution, config.channels, config.z_dim, config.mapping_layers,
                                config.g_width, config.truncation_psi, axis_name, config.cluster_code),
             StyleGAN2Discriminator(config.resolution, config.d_width, config.cluster_code,
-                                   config.transition_end > 0))
+                                   config.transition_end > 0, config.mbstd_group))
 
 
 register("stylegan2", ModelFamily(build, validate, tasks=("style",)))
