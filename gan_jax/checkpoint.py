@@ -52,7 +52,7 @@ def signature(config) -> dict:
     d = config.to_dict()
     sig = {k: d[k] for k in SIGNATURE_KEYS if k in d}
     sig["ema"] = config.ema_decay > 0  # the EMA copy exists or not
-    sig["transition"] = config.transition_end > 0  # D's extra unconditional logit exists or not
+    sig["transition"] = config.transitional  # D's extra unconditional logit exists or not
     return sig
 
 

@@ -18,7 +18,8 @@ from gan_jax.errors import UserError
 from gan_jax.models import stylegan2 as sg
 from gan_jax.models.dcgan import latent_code
 from gan_jax.parallel import make_parallel_step
-from gan_jax.tasks import init_state, make_train_step, style
+from gan_jax import tasks
+from gan_jax.tasks import generate, init_state, make_train_step, style
 from gan_jax.tasks.common import ema_decay_at
 from treediff import rel_diff
 
@@ -102,6 +103,13 @@ def test_config_checks():
         validate(dataclasses.replace(TINY, style_mixing=1.5))
     with pytest.raises(UserError, match="mbstd_group=0"):
         validate(dataclasses.replace(TINY, mbstd_group=0))
+
+
+def test_config_default_group_is_the_model_default():
+    from gan_jax.configs.base import Config
+
+    assert Config().mbstd_group == sg.MBSTD_GROUP == sg.StyleGAN2Discriminator.mbstd_group
+    assert not Config().transitional and dataclasses.replace(TINY, transition_end=4).transitional
 
 
 def test_discriminator_reads_the_minibatch_stddev_over_the_configured_group():
@@ -420,6 +428,24 @@ def test_transitional_training_is_unconditional_before_start_and_conditional_aft
     assert float(metrics["cond_weight"]) == pytest.approx(0.4)
     assert rel_diff(state.d_params["class_embed"], late.d_params["class_embed"]) > 0.0
     assert rel_diff(state.g_params["mapping_net"]["embed"], late.g_params["mapping_net"]["embed"]) > 0.0
+
+
+def test_training_grids_show_the_generator_at_the_steps_transition_weight():
+    """Before ``transition_start`` the grid is G with the cluster embedding off (lambda 0); from
+    ``transition_end`` on it is the conditional generator that sampling uses."""
+    config = override(TINY, ["cluster_code=4", "parallel=jit", "transition_start=5", "transition_end=10"])
+    state = init_state(config)
+    z = jax.random.normal(jax.random.PRNGKey(3), (4, config.z_dim))
+    g = sg.generator_module(config)
+    variables = state.generator_variables(True)
+    unconditional = jnp.clip(g.apply(variables, g.apply(variables, z, cond_weight=0.0, method="mapping"),
+                                     method="synthesis"), -1.0, 1.0)
+    early, ncol = tasks.sample_grid(config, state, z)
+    assert ncol is None
+    np.testing.assert_allclose(early, unconditional, atol=1e-5)
+    late, _ = tasks.sample_grid(config, state.replace(step=jnp.asarray(10, state.step.dtype)), z)
+    np.testing.assert_allclose(late, generate.generate_from(config, state, z), atol=1e-5)
+    assert float(np.abs(late - early).max()) > 1e-3
 
 
 def test_transition_needs_a_self_conditioned_stylegan2_and_an_order():

@@ -35,8 +35,9 @@ def synthetic_batch(config) -> dict:
     rng = np.random.default_rng(0)
     shape = (config.real_batch_size, config.resolution, config.resolution, config.channels)
     batch = {"image": rng.uniform(-1.0, 1.0, shape).astype(np.float32)}
-    if d_classes(config):
-        batch["label"] = rng.integers(0, d_classes(config), config.real_batch_size).astype(np.int32)
+    classes = d_classes(config)
+    if classes:
+        batch["label"] = rng.integers(0, classes, config.real_batch_size).astype(np.int32)
     return batch
 
 

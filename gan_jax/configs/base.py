@@ -75,8 +75,7 @@ class Config:
     mapping network takes lambda x the cluster embedding, and D adds an unconditional logit to
     lambda x its projection term, so the run starts unconditional and ends conditional (0, 0: off,
     conditional from the first step). Against collapse inside each cluster. Sampling and editing
-    use the conditional generator (lambda = 1), so the grids of a run before ``transition_end``
-    show a model still being blended in."""
+    use the conditional generator (lambda = 1); the training grids show G at the step's lambda."""
     g_width: int = 64
     d_width: int = 64
     d_norm: str = "batch"
@@ -223,7 +222,7 @@ class Config:
     """StyleGAN2: dense layers of the mapping network z -> w (w has ``z_dim`` dimensions)."""
     style_mixing: float = 0.9
     """StyleGAN2: probability that a training batch mixes two latents' styles at a random crossover layer."""
-    mbstd_group: int = 4
+    mbstd_group: int = 4  # = gan_jax.models.stylegan2.MBSTD_GROUP (tests/test_stylegan2.py checks)
     """StyleGAN2: rows per minibatch-stddev group in D (gcd with the rows D sees per device); 4 in
     StyleGAN2-ADA's configs, 32 (the whole batch) in its CIFAR-10 one."""
     pl_weight: float = 2.0
@@ -248,6 +247,11 @@ class Config:
     def real_batch_size(self) -> int:
         """Real images one train step reads: ``batch_size``, times ``n_critic`` with ``fresh_reals``."""
         return self.batch_size * (self.n_critic if self.fresh_reals else 1)
+
+    @property
+    def transitional(self) -> bool:
+        """Transitional training is on (``transition_end`` > 0): D has the extra unconditional logit."""
+        return self.transition_end > 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

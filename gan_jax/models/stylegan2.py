@@ -516,7 +516,7 @@ def build(config, axis_name: str | None = None):
     return (StyleGAN2Generator(config.resolution, config.channels, config.z_dim, config.mapping_layers,
                                config.g_width, config.truncation_psi, axis_name, config.cluster_code),
             StyleGAN2Discriminator(config.resolution, config.d_width, config.cluster_code,
-                                   config.transition_end > 0, config.mbstd_group))
+                                   config.transitional, config.mbstd_group))
 
 
 register("stylegan2", ModelFamily(build, validate, tasks=("style",)))

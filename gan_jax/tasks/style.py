@@ -38,6 +38,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from gan_jax import losses, penalties
@@ -260,7 +261,7 @@ def make_step(config, axis_name: str | None = None, layout: Callable | None = No
         metrics = device_mean({"d_loss": d_loss, "g_loss": g_loss, **probabilities(real_logits, fake_logits),
                                "r_t": jnp.mean(jnp.sign(real_logits))}, axis_name)
         metrics.update(r1=r1, pl=pl, pl_mean=pl_mean, ada_p=p, nonfinite=what)
-        if config.transition_end:
+        if config.transitional:
             metrics["cond_weight"] = lam
         return new_state, metrics
 
@@ -298,6 +299,31 @@ def _first_affine(variables) -> jax.Array:
     return stylegan2.style_affine(variables, 0).T
 
 
+@functools.lru_cache(maxsize=8)
+def _blended_sampler(config):
+    """jit ``(variables, z [N, Z], lam []) -> images [N, R, R, C]`` in [-1, 1]: G with its cluster
+    embedding weighted by ``lam`` (truncated by ``config.truncation_psi``, as G's own call)."""
+    g = stylegan2.generator_module(config)
+
+    def sample(variables, z, lam):
+        w = g.apply(variables, z, config.truncation_psi, cond_weight=lam, method="mapping")
+        return jnp.clip(g.apply(variables, w, method="synthesis"), -1.0, 1.0)
+
+    return jax.jit(sample)
+
+
+def sample_grid(config, state, z):
+    """The training grid's images [N, R, R, C] in [-1, 1] for the latents ``z`` [N, Z] (a square
+    grid). During transitional training they show G at the run's current lambda (the model
+    being trained: unconditional before ``transition_start``); otherwise, and from
+    ``transition_end`` on, the generator that sampling uses."""
+    if not config.transitional:
+        return generate.sample_grid(config, state, z)
+    step = int(np.ravel(np.asarray(state.step))[0])
+    lam = transition_weight(step, config.transition_start, config.transition_end)
+    return np.asarray(_blended_sampler(config)(state.generator_variables(True), z, lam)), None
+
+
 def style_space(config) -> dict:
     """What editing in W and W+ needs of a run (:mod:`gan_jax.edit.latent_space` builds the spaces):
     the generator's halves as pure functions ``mapping(variables, z, psi)`` and
@@ -316,8 +342,8 @@ def style_space(config) -> dict:
 
 
 TASK = Task(name="style", models=("stylegan2",), init_variables=generate.init_variables, make_step=make_step,
-            data_source=generate.data_source, sample_grid=generate.sample_grid, validate=validate,
+            data_source=generate.data_source, sample_grid=sample_grid, validate=validate,
             init_extra=init_extra,
             operations={"sample": functools.partial(generate.generate, latent_scale=1.0),  # psi acts in W
                         "style_space": style_space})
-"""StyleGAN2 through its own step; sampling, data and grids are the ``generate`` task's."""
+"""StyleGAN2 through its own step; sampling and data are the ``generate`` task's."""
