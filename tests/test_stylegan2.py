@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 from jax import lax
 
+from gan_jax import tasks
 from gan_jax.cli import main as cli_main
 from gan_jax.configs import get, override, validate
 from gan_jax.errors import UserError
 from gan_jax.models import stylegan2 as sg
 from gan_jax.models.dcgan import latent_code
 from gan_jax.parallel import make_parallel_step
-from gan_jax import tasks
 from gan_jax.tasks import generate, init_state, make_train_step, style
 from gan_jax.tasks.common import ema_decay_at
 from treediff import rel_diff

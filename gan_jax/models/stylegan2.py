@@ -439,7 +439,8 @@ class StyleGAN2Discriminator(nn.Module):
 class StyleFunctions(NamedTuple):
     """The StyleGAN2 generator as pure functions of its variables (``state.generator_variables()``)."""
     mapping: Callable
-    """``mapping(variables, z [B, Z], psi=1.0) -> w [B, W]`` (truncation towards the run's w_avg)."""
+    """``mapping(variables, z [B, Z], psi=1.0, cond_weight=1.0) -> w [B, W]`` (truncation towards
+    the run's w_avg; ``cond_weight``: the cluster embedding's weight, below 1 only mid-transition)."""
     synthesis: Callable
     """``synthesis(variables, w [B, W] or w+ [B, L, W], noise=None) -> images [B, R, R, C]`` in
     [-1, 1] (clipped); ``noise``: maps of shapes ``[B, H, W, 1]`` for ``noise_shapes``, or None
@@ -465,8 +466,8 @@ def style_functions(config) -> StyleFunctions:
     """
     g = generator_module(config)
 
-    def mapping(variables, z, psi=1.0):
-        return g.apply(variables, z, psi, method="mapping")
+    def mapping(variables, z, psi=1.0, cond_weight=1.0):
+        return g.apply(variables, z, psi, cond_weight=cond_weight, method="mapping")
 
     def synthesis(variables, ws, noise=None):
         return jnp.clip(g.apply(variables, ws, noise, method="synthesis"), -1.0, 1.0)

@@ -303,11 +303,10 @@ def _first_affine(variables) -> jax.Array:
 def _blended_sampler(config):
     """jit ``(variables, z [N, Z], lam []) -> images [N, R, R, C]`` in [-1, 1]: G with its cluster
     embedding weighted by ``lam`` (truncated by ``config.truncation_psi``, as G's own call)."""
-    g = stylegan2.generator_module(config)
+    fns = stylegan2.style_functions(config)
 
     def sample(variables, z, lam):
-        w = g.apply(variables, z, config.truncation_psi, cond_weight=lam, method="mapping")
-        return jnp.clip(g.apply(variables, w, method="synthesis"), -1.0, 1.0)
+        return fns.synthesis(variables, fns.mapping(variables, z, config.truncation_psi, lam))
 
     return jax.jit(sample)
 
