@@ -53,7 +53,7 @@ def test_train_step_runs_with_decay_and_lowers_the_rate(tiny_config):
 
 
 @pytest.mark.parametrize("field,value", [("lr_decay_start", 1.5), ("lr_decay_start", -0.1),
-                                         ("truncation_psi", 0.0), ("truncation_psi", 1.2)])
+                                         ("truncation_psi", 0.0), ("truncation_psi", 2.5)])
 def test_bad_values_name_the_field(tiny_config, field, value):
     with pytest.raises(UserError, match=field):
         configs.validate(dataclasses.replace(tiny_config, **{field: value}))

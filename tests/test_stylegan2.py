@@ -331,6 +331,10 @@ def test_gan_jax_train_resume_and_sample(tmp_path):
     assert cli_main(["sample", "--workdir", workdir, "--num", "4", "--out", out]) == 0
     x = np.load(out)
     assert x.shape == (4, 28, 28, 1) and -1 <= x.min() and x.max() <= 1 and x.std() > 0
+    wide = str(tmp_path / "wide.npy")  # psi above 1 widens W about w_avg: other images, same range
+    assert cli_main(["sample", "--workdir", workdir, "--num", "4", "--truncation", "1.5", "--out", wide]) == 0
+    y = np.load(wide)
+    assert y.shape == x.shape and -1 <= y.min() and y.max() <= 1 and np.abs(y - x).max() > 1e-3
 
 
 def test_d_sees_the_fakes_clipped_to_the_data_range():
@@ -394,6 +398,43 @@ def test_self_conditioned_d_asks_for_labels_and_other_models_refuse_clusters():
         validate(override(get("r3gan_mnist"), ["cluster_code=4"]))
     with pytest.raises(UserError, match="2..z_dim"):
         validate(override(TINY, ["cluster_code=9"]))  # z_dim=8
+
+
+def test_cluster_truncation_moves_w_about_its_own_clusters_mean():
+    """truncation_center=cluster: w_c + psi (w - w_c), w_c the mean w over the fixed draws of z
+    that fall in c (checked against a group-by written here); psi 0 gives each cluster one w."""
+    config = override(TINY, ["cluster_code=4", "truncation_center=cluster", "truncation_psi=1.5"])
+    g, _ = sg.build(validate(config))
+    v = g.init(jax.random.PRNGKey(0), jnp.zeros((1, config.z_dim)), train=False)
+    draws = jax.random.normal(jax.random.PRNGKey(sg.CLUSTER_MEAN_SEED), (sg.CLUSTER_MEAN_DRAWS, config.z_dim))
+    w_draws, codes = np.asarray(g.apply(v, draws, method="mapping")), np.asarray(draws[:, :4]).argmax(-1)
+    expected = np.stack([w_draws[codes == c].mean(0) for c in range(4)])
+    means = np.asarray(g.apply(v, method="cluster_means"))
+    np.testing.assert_allclose(means, expected, rtol=1e-4, atol=1e-5)
+    assert np.linalg.norm(means - means.mean(0), axis=-1).min() > 1e-3  # the clusters' means differ
+
+    z = jax.random.normal(jax.random.PRNGKey(7), (64, config.z_dim))
+    c = np.asarray(latent_code(z, 4))
+    w = np.asarray(g.apply(v, z, method="mapping"))
+    np.testing.assert_allclose(g.apply(v, z, 1.5, method="mapping"), means[c] + 1.5 * (w - means[c]), atol=1e-5)
+    np.testing.assert_allclose(g.apply(v, z, 0.0, method="mapping"), means[c], atol=1e-5)
+    images = np.asarray(jax.jit(g.apply)(v, z))  # sampling truncates as configured (psi 1.5)
+    plain = np.asarray(sg.build(dataclasses.replace(config, truncation_psi=1.0))[0].apply(v, z))
+    assert np.abs(images - plain).max() > 1e-3
+
+
+def test_cluster_truncation_needs_a_self_conditioned_stylegan2_and_psi_stays_in_range():
+    with pytest.raises(UserError, match="truncation_center=cluster: expected a self-conditioned StyleGAN2"):
+        validate(override(TINY, ["truncation_center=cluster"]))
+    with pytest.raises(UserError, match="truncation_center=cluster: only StyleGAN2"):
+        validate(override(get("selfcond_mnist"), ["truncation_center=cluster"]))
+    with pytest.raises(UserError, match="truncation_center='middle': expected one of mean, cluster"):
+        validate(override(TINY, ["truncation_center=middle"]))
+    with pytest.raises(UserError, match=r"truncation_psi=2.5: expected a value in \(0, 2\]"):
+        validate(override(TINY, ["truncation_psi=2.5"]))
+    with pytest.raises(ValueError, match="codes > 0"):
+        g = sg.StyleGAN2Generator(28, 1, 8, 1, 4, truncation_center="cluster")
+        g.init(jax.random.PRNGKey(0), jnp.zeros((1, 8)), 0.5, method="mapping")
 
 
 def test_transition_weight_rises_linearly_between_start_and_end():

@@ -135,6 +135,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
+    os.makedirs(args.out, exist_ok=True)  # before the minutes of fitting, not after
     judges = load_judges()
     rows = []
     for text in args.runs:

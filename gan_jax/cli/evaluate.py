@@ -17,7 +17,10 @@ def add_parsers(sub) -> None:
     common.add_seed_option(p, "latent seed (default: %(default)s)")
     common.add_class_option(p, "conditional models: draw only this class (default: every class equally)")
     p.add_argument("--truncation", type=float, default=None, metavar="PSI",
-                   help="truncation psi in (0, 1] (default: the run's truncation_psi; 1: none)")
+                   help="truncation psi in (0, 2] (default: the run's truncation_psi; 1: none)")
+    p.add_argument("--truncation-center", choices=("mean", "cluster"), default=None,
+                   help="StyleGAN2: truncate about the mean w or each sample's cluster mean "
+                        "(default: the run's truncation_center)")
     p.set_defaults(func=cmd_sample)
 
     p = sub.add_parser("evaluate", help="Fréchet distance, KID, IS and precision/recall of a run",
@@ -35,6 +38,7 @@ def cmd_sample(args) -> int:
     import numpy as np
 
     from gan_jax import images
+    from gan_jax.configs import MAX_TRUNCATION_PSI, validate
 
     if args.num <= 0:
         raise UserError(f"--num {args.num}: expected a positive number of images")
@@ -43,9 +47,11 @@ def cmd_sample(args) -> int:
     sample = common.operation(config, "sample", args)
     config, state = common.restore(args, config)
     if args.truncation is not None:
-        if not 0.0 < args.truncation <= 1.0:
-            raise UserError(f"--truncation {args.truncation}: expected a value in (0, 1]")
+        if not 0.0 < args.truncation <= MAX_TRUNCATION_PSI:
+            raise UserError(f"--truncation {args.truncation}: expected a value in (0, {MAX_TRUNCATION_PSI:g}]")
         config = dataclasses.replace(config, truncation_psi=args.truncation)
+    if args.truncation_center is not None:
+        config = validate(dataclasses.replace(config, truncation_center=args.truncation_center))
     imgs = sample(config, state, args.num, seed=args.seed, use_ema=not args.no_ema, labels=args.label)
     if ext == ".npy":
         images.save_array(np.asarray(imgs, np.float32), args.out)

@@ -34,7 +34,10 @@ _CHOICES = {
     "parallel": ("auto", "none", "jit", "pmap", "sharding", "shard_map"),
     "compute_dtype": ("float32", "bfloat16"),
     "conditioning": ("projection", "acgan"),
+    "truncation_center": ("mean", "cluster"),
 }
+MAX_TRUNCATION_PSI = 2.0
+"""The largest truncation psi accepted (the config, ``gan-jax sample --truncation``)."""
 _POSITIVE = ("batch_size", "z_dim", "g_width", "d_width", "n_critic", "log_every",
              "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size", "steps_per_call",
              "population")
@@ -60,8 +63,12 @@ def validate(config: Config) -> Config:
     if not 0.0 <= config.lr_decay_start <= 1.0:
         raise UserError(f"lr_decay_start={config.lr_decay_start}: expected a fraction of the run in [0, 1] "
                         f"(1: constant learning rates)")
-    if not 0.0 < config.truncation_psi <= 1.0:
-        raise UserError(f"truncation_psi={config.truncation_psi}: expected a value in (0, 1] (1: none)")
+    if not 0.0 < config.truncation_psi <= MAX_TRUNCATION_PSI:
+        raise UserError(f"truncation_psi={config.truncation_psi}: expected a value in (0, {MAX_TRUNCATION_PSI:g}] "
+                        f"(1: none)")
+    if config.truncation_center == "cluster" and config.model != "stylegan2":
+        raise UserError(f"truncation_center=cluster: only StyleGAN2 truncates about cluster means "
+                        f"(model=stylegan2 with cluster_code); got model={config.model!r}")
     if not 0.0 <= config.ema_decay < 1.0:
         raise UserError(f"ema_decay={config.ema_decay}: expected 0 (off) or a value in (0, 1)")
     for key in ("lr_g", "lr_d"):

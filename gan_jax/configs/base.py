@@ -230,8 +230,13 @@ class Config:
     pl_every: int = 4
     """StyleGAN2: lazy path-length regularisation every k steps, scaled by k."""
     truncation_psi: float = 1.0
-    """Truncation psi of ``sample``/``evaluate``, in (0, 1] (1: none). StyleGAN2 moves w toward
-    the mean w; other generators draw z from psi x N(0, I)."""
+    """Truncation psi of ``sample``/``evaluate``, in (0, 2] (1: none; below 1: typical images at the
+    cost of variety; above 1: more variety). StyleGAN2 moves w to ``center`` + psi (w - ``center``)
+    (``truncation_center``); other generators draw z from psi x N(0, I)."""
+    truncation_center: str = "mean"
+    """StyleGAN2: the point truncation moves w about: ``mean`` (the tracked mean w, w_avg) or, with
+    ``cluster_code``, ``cluster`` (the mean w of the sample's own cluster, so psi changes the
+    variety inside each cluster and not the layout of the clusters)."""
     ada: str = ""
     """Adaptive discriminator augmentation (task=style): ``bgc`` (blit, geometric, colour), ``bg``,
     or comma-separated ops of :mod:`gan_jax.data.ada` ('' = off); each op is applied to every

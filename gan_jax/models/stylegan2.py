@@ -5,7 +5,9 @@ Generator = mapping network + synthesis network:
 
 * mapping: z [B, Z] -> w [B, W] (W = Z): pixel norm, ``mapping_layers`` dense layers with
   leaky ReLU, learning rate x0.01. It tracks w_avg (EMA of the batch mean of w, decay 0.995)
-  in the ``batch_stats`` collection; the truncation trick is w_avg + psi (w - w_avg).
+  in the ``batch_stats`` collection; the truncation trick is w_avg + psi (w - w_avg), or, for a
+  self-conditioned G with ``truncation_center="cluster"``, w_c + psi (w - w_c) about the mean
+  w of the sample's cluster (:meth:`StyleGAN2Generator.cluster_means`).
 * synthesis: w+ [B, L, W] (or one w [B, W] for every layer) -> images [B, R, R, C]. A learned
   constant S x S, then per resolution two *modulated, demodulated* 3x3 convs (the first
   after a nearest-neighbour 2x upsampling, cheaper on the CPU than the paper's bilinear
@@ -60,6 +62,9 @@ LEAK = 0.2
 MAPPING_LR_MUL = 0.01
 W_AVG_DECAY = 0.995
 MBSTD_GROUP = 4
+CLUSTER_MEAN_DRAWS = 20000
+"""Latents drawn (with the fixed key ``CLUSTER_MEAN_SEED``) to estimate each cluster's mean w."""
+CLUSTER_MEAN_SEED = 123
 _DN = ("NHWC", "HWIO", "NHWC")
 
 
@@ -365,8 +370,9 @@ class SynthesisNetwork(nn.Module):
 
 class StyleGAN2Generator(nn.Module):
     """z [B, Z] -> images [B, R, R, C] in [-1, 1] (clipped): mapping, truncation to
-    ``truncation_psi``, synthesis with the constant noise. ``mapping`` and ``synthesis`` are
-    the two halves (``apply(..., method="mapping")``)."""
+    ``truncation_psi`` about ``truncation_center`` (``mean``: w_avg; ``cluster``: the sample's
+    cluster mean, with ``codes``), synthesis with the constant noise. ``mapping`` and
+    ``synthesis`` are the two halves (``apply(..., method="mapping")``)."""
     resolution: int = 28
     channels: int = 1
     z_dim: int = 128
@@ -375,16 +381,33 @@ class StyleGAN2Generator(nn.Module):
     truncation_psi: float = 1.0
     axis_name: str | None = None
     codes: int = 0
+    truncation_center: str = "mean"
 
     def setup(self):
         self.mapping_net = MappingNetwork(self.z_dim, self.mapping_layers, self.axis_name, self.codes)
         self.synthesis_net = SynthesisNetwork(self.resolution, self.channels, self.width)
 
     def mapping(self, z, psi=1.0, update_w_avg: bool = False, cond_weight=1.0):
-        """z [B, Z] -> w [B, W], truncated towards w_avg by ``psi`` (1: no truncation);
+        """z [B, Z] -> w [B, W], truncated by ``psi`` (1: none) about w_avg or, with
+        ``truncation_center="cluster"``, about the mean w of each z's cluster;
         ``cond_weight``: the cluster embedding's weight (self-conditioning; 1 once trained)."""
         w = self.mapping_net(z, update_w_avg, cond_weight)
-        return w if isinstance(psi, (int, float)) and psi == 1.0 else truncate(w, self.mapping_net.average(), psi)
+        if isinstance(psi, (int, float)) and psi == 1.0:
+            return w
+        if self.truncation_center == "cluster":
+            return truncate(w, self.cluster_means(cond_weight)[latent_code(z, self.codes)], psi)
+        return truncate(w, self.mapping_net.average(), psi)
+
+    def cluster_means(self, cond_weight=1.0):
+        """[K, W]: each cluster's mean w, over ``CLUSTER_MEAN_DRAWS`` latents drawn with a fixed key
+        and grouped by their cluster (about 1,000 per cluster for K = 20): a function of the
+        parameters alone (nothing is tracked during training)."""
+        if not self.codes:
+            raise ValueError("cluster means need a self-conditioned generator (codes > 0)")
+        z = jax.random.normal(jax.random.PRNGKey(CLUSTER_MEAN_SEED), (CLUSTER_MEAN_DRAWS, self.z_dim))
+        w = self.mapping_net(z, False, cond_weight)
+        one_hot = jax.nn.one_hot(latent_code(z, self.codes), self.codes, dtype=w.dtype)
+        return (one_hot.T @ w) / jnp.sum(one_hot, axis=0)[:, None]
 
     def synthesis(self, ws, noise=None):
         """w [B, W] or w+ [B, L, W] (and noise maps) -> images [B, R, R, C], not clipped."""
@@ -508,6 +531,9 @@ def validate(config) -> None:
         raise UserError(f"mapping_layers={config.mapping_layers}: expected at least 1")
     if config.mbstd_group < 1:
         raise UserError(f"mbstd_group={config.mbstd_group}: expected at least 1 row per minibatch-stddev group")
+    if config.truncation_center == "cluster" and not config.cluster_code:
+        raise UserError("truncation_center=cluster: expected a self-conditioned StyleGAN2 (cluster_code > 0), "
+                        "got cluster_code=0")
 
 
 def build(config, axis_name: str | None = None):
@@ -515,7 +541,8 @@ def build(config, axis_name: str | None = None):
     resolution; ``cluster_code``: self-conditioned on that many clusters; ``transition_end``: D
     with the unconditional logit of transitional training)."""
     return (StyleGAN2Generator(config.resolution, config.channels, config.z_dim, config.mapping_layers,
-                               config.g_width, config.truncation_psi, axis_name, config.cluster_code),
+                               config.g_width, config.truncation_psi, axis_name, config.cluster_code,
+                               config.truncation_center),
             StyleGAN2Discriminator(config.resolution, config.d_width, config.cluster_code,
                                    config.transitional, config.mbstd_group))
 

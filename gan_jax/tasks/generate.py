@@ -24,6 +24,7 @@ import numpy as np
 from jax import lax
 
 from gan_jax import losses, penalties, registry
+from gan_jax.configs import MAX_TRUNCATION_PSI
 from gan_jax.data.augment import diff_augment
 from gan_jax.errors import UserError
 from gan_jax.models.dcgan import latent_code, latent_codes
@@ -332,12 +333,12 @@ def generate(config, state, num: int, seed: int = 0, use_ema: bool = True,
     eval mode; generates ``chunk`` images per call to bound memory. Conditional
     models draw every class equally unless ``labels`` (one class or [num]) is given.
     The latents are ``latent_scale`` x N(0, I), by default ``config.truncation_psi``
-    (the truncation trick in z: below 1, typical images at the cost of variety).
+    (the truncation trick in z: below 1, typical images at the cost of variety; above 1, more variety).
     """
     variables = state.generator_variables(use_ema)
     scale = config.truncation_psi if latent_scale is None else latent_scale
-    if not 0.0 < scale <= 1.0:
-        raise UserError(f"truncation_psi={scale}: expected a value in (0, 1]")
+    if not 0.0 < scale <= MAX_TRUNCATION_PSI:
+        raise UserError(f"truncation_psi={scale}: expected a value in (0, {MAX_TRUNCATION_PSI:g}]")
     z = scale * jax.random.normal(jax.random.PRNGKey(seed), (num, config.z_dim))
     y = class_labels(config, num, labels)
     sample = jitted_sampler(config)
