@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from gan_jax.configs.base import Config, from_dict, override
+from gan_jax.configs.base import MAX_TRUNCATION_PSI, Config, from_dict, override
 from gan_jax.configs.population import member_configs
 from gan_jax.data.pipeline import parse_pipeline
 from gan_jax.errors import UserError
@@ -36,8 +36,6 @@ _CHOICES = {
     "conditioning": ("projection", "acgan"),
     "truncation_center": ("mean", "cluster"),
 }
-MAX_TRUNCATION_PSI = 2.0
-"""The largest truncation psi accepted (the config, ``gan-jax sample --truncation``)."""
 _POSITIVE = ("batch_size", "z_dim", "g_width", "d_width", "n_critic", "log_every",
              "sample_every", "checkpoint_every", "keep_checkpoints", "grid_size", "steps_per_call",
              "population")
@@ -166,4 +164,4 @@ def validate(config: Config) -> Config:
     return config
 
 
-__all__ = ["Config", "DEFAULT", "from_dict", "get", "member_configs", "names", "override", "validate"]
+__all__ = ["Config", "DEFAULT", "MAX_TRUNCATION_PSI", "from_dict", "get", "member_configs", "names", "override", "validate"]

@@ -11,6 +11,9 @@ import typing
 
 from gan_jax.errors import UserError
 
+MAX_TRUNCATION_PSI = 2.0
+"""The largest ``truncation_psi`` accepted (the config, ``gan-jax sample --truncation``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:

@@ -24,7 +24,7 @@ import numpy as np
 from jax import lax
 
 from gan_jax import losses, penalties, registry
-from gan_jax.configs import MAX_TRUNCATION_PSI
+from gan_jax.configs.base import MAX_TRUNCATION_PSI
 from gan_jax.data.augment import diff_augment
 from gan_jax.errors import UserError
 from gan_jax.models.dcgan import latent_code, latent_codes
