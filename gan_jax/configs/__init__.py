@@ -164,4 +164,5 @@ def validate(config: Config) -> Config:
     return config
 
 
-__all__ = ["Config", "DEFAULT", "MAX_TRUNCATION_PSI", "from_dict", "get", "member_configs", "names", "override", "validate"]
+__all__ = ["Config", "DEFAULT", "MAX_TRUNCATION_PSI", "from_dict", "get", "member_configs", "names", "override",
+           "validate"]
