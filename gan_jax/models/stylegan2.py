@@ -462,8 +462,9 @@ class StyleGAN2Discriminator(nn.Module):
 class StyleFunctions(NamedTuple):
     """The StyleGAN2 generator as pure functions of its variables (``state.generator_variables()``)."""
     mapping: Callable
-    """``mapping(variables, z [B, Z], psi=1.0, cond_weight=1.0) -> w [B, W]`` (truncation towards
-    the run's w_avg; ``cond_weight``: the cluster embedding's weight, below 1 only mid-transition)."""
+    """``mapping(variables, z [B, Z], psi=1.0, cond_weight=1.0) -> w [B, W]`` (truncation about the
+    run's ``truncation_center``: w_avg or the sample's cluster mean; ``cond_weight``: the cluster
+    embedding's weight, below 1 only mid-transition)."""
     synthesis: Callable
     """``synthesis(variables, w [B, W] or w+ [B, L, W], noise=None) -> images [B, R, R, C]`` in
     [-1, 1] (clipped); ``noise``: maps of shapes ``[B, H, W, 1]`` for ``noise_shapes``, or None
